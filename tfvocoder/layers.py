@@ -1,0 +1,179 @@
+"""Thin Keras layers over `tfvocoder.dsp`: frozen filter banks, padding, WN.
+
+Tensors are channels-last: `[batch, time, channels]`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfvocoder import dsp
+
+_PACKAGE = "tfvocoder"
+
+
+class _FrozenFilterBank(keras.layers.Layer):
+  """Holds one band's Morlet bank as a non-trainable `[filters, taps]` weight.
+
+  The bank is computed once (numpy) when the layer is built; it is part of
+  the layer's weights (so checkpoints and SavedModels carry it) and of its
+  config only through the numbers that define it.
+  """
+
+  def __init__(self, sample_rate, low_hz, high_hz, n_filters=128, taps=128,
+               scaling=0.05, **kwargs):
+    super().__init__(**kwargs)
+    self.sample_rate = float(sample_rate)
+    self.low_hz = float(low_hz)
+    self.high_hz = float(high_hz)
+    self.n_filters = int(n_filters)
+    self.taps = int(taps)
+    self.scaling = float(scaling)
+
+  def bank_values(self) -> np.ndarray:
+    return dsp.morlet_filter_bank(self.sample_rate, self.low_hz, self.high_hz,
+                                  self.n_filters, self.taps, self.scaling)
+
+  def build(self, input_shape):
+    self.bank = self.add_weight(
+        name="bank", shape=(self.n_filters, self.taps),
+        initializer=keras.initializers.Constant(self.bank_values()),
+        trainable=False)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(sample_rate=self.sample_rate, low_hz=self.low_hz,
+                  high_hz=self.high_hz, n_filters=self.n_filters,
+                  taps=self.taps, scaling=self.scaling)
+    return config
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class FilterBankConv(_FrozenFilterBank):
+  """Frozen analysis bank: `[batch, samples(, 1)]` -> `[batch, samples, filters]`.
+
+  Output sample t is centred on input sample t (cropped to input length).
+  """
+
+  def call(self, inputs):
+    return dsp.filter_bank_analysis(inputs, ops.convert_to_tensor(self.bank))
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], input_shape[1], self.n_filters)
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class FilterBankConvTranspose(_FrozenFilterBank):
+  """Frozen synthesis bank: `[batch, samples, filters]` -> `[batch, samples]`.
+
+  The exact adjoint (transpose) of `FilterBankConv` with the same bank: the
+  sum over channels of each channel filtered by its Morlet filter.
+  """
+
+  def call(self, inputs):
+    return dsp.filter_bank_synthesis(inputs, ops.convert_to_tensor(self.bank))
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], input_shape[1])
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class ReflectionPad1D(keras.layers.Layer):
+  """Reflect-pads the time axis: `[batch, t, c]` -> `[batch, t + l + r, c]`."""
+
+  def __init__(self, padding, **kwargs):
+    super().__init__(**kwargs)
+    if isinstance(padding, int):
+      padding = (padding, padding)
+    self.padding = tuple(int(p) for p in padding)
+
+  def call(self, inputs):
+    left, right = self.padding
+    return tf.pad(inputs, [[0, 0], [left, right], [0, 0]], mode="REFLECT")
+
+  def compute_output_shape(self, input_shape):
+    t = input_shape[1]
+    return (input_shape[0], None if t is None else t + sum(self.padding),
+            input_shape[2])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(padding=self.padding)
+    return config
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class WeightNormalization(keras.layers.Wrapper):
+  """Weight normalisation (Salimans & Kingma 2016) for Conv1D/Conv1DTranspose.
+
+  kernel = g * v / ||v||, the norm taken per output channel. Keras stores a
+  Conv1D kernel as `[k, in, out]` but a Conv1DTranspose kernel as
+  `[k, out, in]`, so the output-channel axis differs (2 vs 1); getting this
+  wrong gives a kernel of the right shape normalised over the wrong axes.
+  `v` is the wrapped layer's own kernel variable; `g` starts at its norm,
+  so at initialisation the wrapper's output equals the wrapped layer's.
+  """
+
+  def __init__(self, layer, **kwargs):
+    if not isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv1DTranspose)):
+      raise TypeError("WeightNormalization wraps keras.layers.Conv1D or "
+                      f"Conv1DTranspose, got {type(layer).__name__}")
+    super().__init__(layer, **kwargs)
+    self.transpose = isinstance(layer, keras.layers.Conv1DTranspose)
+    self.out_axis = 1 if self.transpose else 2
+    self.reduce_axes = tuple(a for a in range(3) if a != self.out_axis)
+
+  def build(self, input_shape):
+    if not self.layer.built:
+      self.layer.build(input_shape)
+    v = self.layer.kernel
+    self.g = self.add_weight(name="g", shape=(v.shape[self.out_axis],),
+                             initializer="ones", trainable=True)
+    self.g.assign(np.asarray(self._norm(v)).reshape(-1))
+    self.built = True
+
+  def _norm(self, v):
+    return ops.sqrt(ops.sum(ops.square(v), axis=self.reduce_axes))
+
+  def kernel(self):
+    """The effective (normalised) kernel, shaped like the wrapped layer's."""
+    v = self.layer.kernel
+    shape = [1, 1, 1]
+    shape[self.out_axis] = -1
+    return v * ops.reshape(self.g / self._norm(v), shape)
+
+  def call(self, inputs):
+    layer = self.layer
+    kernel = self.kernel()
+    if self.transpose:
+      outputs = ops.conv_transpose(
+          inputs, kernel, strides=layer.strides, padding=layer.padding,
+          output_padding=layer.output_padding, data_format=layer.data_format,
+          dilation_rate=layer.dilation_rate)
+    else:
+      outputs = layer.convolution_op(inputs, kernel)
+    if layer.use_bias:
+      outputs = outputs + layer.bias
+    if layer.activation is not None:
+      outputs = layer.activation(outputs)
+    return outputs
+
+  def compute_output_shape(self, input_shape):
+    return self.layer.compute_output_shape(input_shape)
+
+  def folded(self):
+    """A plain copy of the wrapped layer holding the normalised kernel."""
+    plain = self.layer.__class__.from_config(self.layer.get_config())
+    plain.build(self._input_shape_for_fold())
+    weights = [np.asarray(self.kernel())]
+    if self.layer.use_bias:
+      weights.append(np.asarray(self.layer.bias))
+    plain.set_weights(weights)
+    return plain
+
+  def _input_shape_for_fold(self):
+    v = self.layer.kernel
+    in_channels = v.shape[2] if self.transpose else v.shape[1] * getattr(
+        self.layer, "groups", 1)
+    return (None, None, in_channels)
