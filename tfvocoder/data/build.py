@@ -1,0 +1,330 @@
+"""The resumable engine behind `prepare`: sources in, shards + manifest out.
+
+`run(output_dir, config, specs, options, executor)` decodes (or
+synthesises) every source spec in a spawn process pool that never imports
+TensorFlow (`_process` returns int16 PCM or a skip reason), consumes the
+results in plan order (train sources, then test, each sorted by name) and
+writes them in this process alone with `shards.ShardWriter`, so shards and
+manifest do not depend on worker timing.
+
+Why TFRecords are written only here: the TFRecord framing needs CRC32C and
+the records are `tf.train.Example` protos; writing them by hand would need
+a CRC32C package (pure Python is far too slow for 100 MB shards) and a
+protobuf schema of our own. Decoding and resampling are the expensive part
+and run in the workers; one writer keeps up with them easily.
+
+Resume: each completed shard is renamed from its temp name and recorded in
+the journal (`JOURNAL`: shards done, files and skips so far, and the next
+file/record). A re-run loads it, checks the plan and the finished shards
+are unchanged, deletes leftovers, and restarts at the first unwritten
+record; the manifest then equals an uninterrupted run's.
+
+A source spec is a dict: kind ("file" or "synthetic"), name (manifest
+path), split, bytes (for the ETA), and path + sha1 (files) or index, seed,
+seconds (synthetic).
+"""
+
+import collections
+import concurrent.futures
+import hashlib
+import multiprocessing
+import os
+import re
+import time
+from typing import Dict, Iterable, Iterator, List, Optional
+
+from absl import logging
+
+from tfvocoder.config import VocoderConfig
+from tfvocoder.data import audio_io, shards
+
+MANIFEST = "manifest.json"
+JOURNAL = ".prepare-progress.json"
+FORMAT = "tfvocoder-pcm16-tfrecord-v1"
+SPLITS = ("train", "test")
+
+
+class PrepareError(ValueError):
+  """A problem with the inputs or the output dir, raised before any work."""
+
+
+def default_workers() -> int:
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:
+    return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------------
+# Worker side (no TensorFlow)
+# ---------------------------------------------------------------------------
+def _process(spec: dict, config: VocoderConfig) -> dict:
+  """Decode (or synthesise) and validate one source; never raises."""
+  try:
+    if spec["kind"] == "synthetic":
+      from tfvocoder.data import synthetic
+      audio = synthetic.generate_music(spec["seconds"], config.sample_rate,
+                                       seed=(spec["seed"], spec["index"]))
+      decoded = audio_io.DecodedAudio(audio, config.sample_rate, 1)
+    else:
+      decoded = audio_io.decode(spec["path"], config)
+    audio_io.validate(decoded.audio, config)
+  except audio_io.SkipFile as e:
+    return {"reason": e.code, "detail": e.detail}
+  except Exception as e:  # bad input must never stop the run
+    return {"reason": "error", "detail": " ".join(
+        f"{type(e).__name__}: {e}".split())}
+  return {"pcm": audio_io.to_pcm16(decoded.audio),
+          "source_rate": decoded.source_rate, "channels": decoded.channels}
+
+
+def ordered_map(executor, fn, items: Iterable, *args) -> Iterator:
+  """`fn(item, *args)` for each item, in order.
+
+  `executor` is None (run here) or `(ProcessPoolExecutor, workers)`; at most
+  2 * workers items are in flight, which bounds the decoded audio held.
+  """
+  if executor is None:
+    for item in items:
+      yield fn(item, *args)
+    return
+  executor, workers = executor
+  ahead = 2 * workers
+  pending = collections.deque()
+  iterator = iter(items)
+  for item in iterator:
+    pending.append(executor.submit(fn, item, *args))
+    if len(pending) >= ahead:
+      yield pending.popleft().result()
+  while pending:
+    yield pending.popleft().result()
+
+
+def make_executor(workers: int):
+  """None (decode in this process) or (spawn process pool, workers)."""
+  if workers <= 1:
+    return None
+  return concurrent.futures.ProcessPoolExecutor(
+      workers, mp_context=multiprocessing.get_context("spawn")), workers
+
+
+def shutdown(executor):
+  if executor is not None:
+    executor[0].shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------------
+# Entry
+# ---------------------------------------------------------------------------
+def _order(specs: List[dict]) -> List[dict]:
+  return sorted(specs, key=lambda s: (SPLITS.index(s["split"]), s["name"]))
+
+
+def check_output(output_dir: str, options: dict) -> Optional[dict]:
+  """The finished manifest if the dir is complete; raises if it differs."""
+  path = os.path.join(output_dir, MANIFEST)
+  for name in (MANIFEST, JOURNAL):
+    existing = os.path.join(output_dir, name)
+    if os.path.exists(existing):
+      previous = shards.read_json(existing)["options"]
+      if previous != options:
+        diff = ", ".join(
+            f"{k}: {previous.get(k)!r} there vs {options.get(k)!r} now"
+            for k in sorted(set(previous) | set(options))
+            if previous.get(k) != options.get(k))
+        raise PrepareError(
+            f"output dir {output_dir!r} holds a dataset prepared with a "
+            f"different config ({diff}); use another --output_dir or delete "
+            "that one")
+  if not os.path.exists(path):
+    return None
+  if os.path.exists(os.path.join(output_dir, JOURNAL)):  # killed at the end
+    os.remove(os.path.join(output_dir, JOURNAL))
+  return shards.read_json(path)
+
+
+def run(output_dir: str, config: VocoderConfig, specs: List[dict],
+        options: dict, executor=None) -> dict:
+  """Write `specs` as shards + manifest in `output_dir`; returns the manifest.
+
+  `executor`: None (decode here) or `make_executor(workers)`'s result.
+  A dir already complete with the same `options` is returned untouched;
+  different options raise PrepareError before any work.
+  """
+  output_dir = os.path.abspath(output_dir)
+  done = check_output(output_dir, options)
+  if done is not None:
+    logging.info("%s is already complete", output_dir)
+    return done
+  return _run(output_dir, config, _order(specs), options, executor)
+
+
+# ---------------------------------------------------------------------------
+# Writing, journal, resume
+# ---------------------------------------------------------------------------
+class _Progress:
+  """Logs files done, hours of audio and an ETA at most every `interval` s."""
+
+  def __init__(self, specs: List[dict], interval: float = 10.0):
+    self.total_files = len(specs)
+    self.total_bytes = max(1, sum(s["bytes"] for s in specs))
+    self.files = self.bytes = self.skipped = 0
+    self.seconds = 0.0
+    self.start = self.last = time.monotonic()
+    self.interval = interval
+
+  def update(self, spec: dict, seconds: float, skipped: bool,
+             force: bool = False):
+    self.files += 1
+    self.bytes += spec["bytes"]
+    self.seconds += seconds
+    self.skipped += int(skipped)
+    now = time.monotonic()
+    if force or now - self.last >= self.interval:
+      self.last = now
+      rate = self.bytes / max(now - self.start, 1e-9)
+      eta = (self.total_bytes - self.bytes) / max(rate, 1e-9)
+      logging.info("prepare: %d/%d files, %.2f h of audio, %d skipped, "
+                   "ETA %dm%02ds", self.files, self.total_files,
+                   self.seconds / 3600, self.skipped, eta // 60, eta % 60)
+
+
+def _plan_digest(specs: List[dict]) -> str:
+  text = "\n".join(f"{s['name']}|{s['split']}|{s['bytes']}|{s.get('sha1')}|"
+                   f"{s.get('seconds')}" for s in specs)
+  return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _load_journal(output_dir: str, options: dict, digest: str) -> dict:
+  path = os.path.join(output_dir, JOURNAL)
+  if not os.path.exists(path):
+    return dict(options=options, plan=digest, next_file=0, next_record=0,
+                shards={s: [] for s in SPLITS}, files=[], skipped=[],
+                current=None)
+  journal = shards.read_json(path)
+  if journal["plan"] != digest:
+    raise PrepareError(f"the input changed since the interrupted run in "
+                       f"{output_dir!r}; delete that dir and start again")
+  for split, done in journal["shards"].items():
+    for i, shard in enumerate(done):
+      names = (shard["name"], shards.final_name(split, i, len(done)))
+      sizes = [os.path.getsize(os.path.join(output_dir, n)) for n in names
+               if os.path.exists(os.path.join(output_dir, n))]
+      if sizes != [shard["bytes"]]:
+        raise PrepareError(f"finished shard {shard['name']} in {output_dir!r} "
+                           "is missing or changed; delete that dir and start "
+                           "again")
+  logging.info("resuming %s at file %d (record %d), %d shards kept",
+               output_dir, journal["next_file"], journal["next_record"],
+               sum(len(v) for v in journal["shards"].values()))
+  return journal
+
+
+_LEFTOVER = re.compile(r"^(\.(%s)-\d{5}\.tfrecord\.tmp|(%s)-\d{5}\.tfrecord"
+                      r"\.done|%s\.tmp|%s\.tmp)$" % (
+                          "|".join(SPLITS), "|".join(SPLITS),
+                          re.escape(MANIFEST), re.escape(JOURNAL)))
+
+
+def _clean_leftovers(output_dir: str, journal: dict):
+  """Delete our temp files and the `.done` shards the journal does not know."""
+  known = {s["name"] for done in journal["shards"].values() for s in done}
+  for name in os.listdir(output_dir):
+    if _LEFTOVER.match(name) and name not in known:
+      logging.info("removing unfinished %s", name)
+      os.remove(os.path.join(output_dir, name))
+
+
+def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
+         options: dict, executor) -> dict:
+  os.makedirs(output_dir, exist_ok=True)
+  journal = _load_journal(output_dir, options, _plan_digest(specs))
+  _clean_leftovers(output_dir, journal)
+  cursor = {"file": journal["next_file"], "record": journal["next_record"]}
+
+  def on_shard_done(name, records, size):
+    journal["shards"][writer.split].append(
+        dict(name=name, records=records, bytes=size))
+    journal["next_file"] = cursor["file"]
+    journal["next_record"] = cursor["record"]
+    shards.write_json_atomic(os.path.join(output_dir, JOURNAL), journal)
+
+  writer = None
+  todo = specs[journal["next_file"]:]
+  progress = _Progress(todo)
+  results = ordered_map(executor, _process, todo, config)
+  for i, (spec, result) in enumerate(zip(todo, results),
+                                     start=journal["next_file"]):
+    if writer is None or writer.split != spec["split"]:
+      if writer is not None:
+        writer.close()
+      writer = shards.ShardWriter(output_dir, spec["split"],
+                                  options["shard_bytes"],
+                                  len(journal["shards"][spec["split"]]),
+                                  on_shard_done)
+    if "reason" in result:
+      journal["skipped"].append(dict(path=spec["name"], split=spec["split"],
+                                     reason=result["reason"],
+                                     detail=result["detail"]))
+      cursor.update(file=i + 1, record=0)
+      progress.update(spec, 0.0, skipped=True, force=i + 1 == len(specs))
+      continue
+    pcm = result["pcm"]
+    spans = shards.record_spans(len(pcm), options["record_samples"],
+                                config.hop_length)
+    entry = journal["current"] if cursor["record"] else dict(
+        path=spec["name"], split=spec["split"],
+        seconds=round(len(pcm) / config.sample_rate, 6), samples=len(pcm),
+        source_rate=result["source_rate"], channels=result["channels"],
+        sha1=spec.get("sha1"), records=len(spans), shards=[])
+    for j in range(cursor["record"], len(spans)):
+      start, stop = spans[j]
+      if writer.current_shard not in entry["shards"]:
+        entry["shards"].append(writer.current_shard)
+      if j + 1 == len(spans):
+        journal["files"].append(entry)
+        journal["current"] = None
+        cursor.update(file=i + 1, record=0)
+      else:
+        journal["current"] = entry
+        cursor.update(file=i, record=j + 1)
+      writer.write(writer.serialize(pcm[start:stop], config.sample_rate,
+                                    spec["name"], start))
+    progress.update(spec, len(pcm) / config.sample_rate, skipped=False,
+                    force=i + 1 == len(specs))
+  if writer is not None:
+    writer.close()
+  return _finish(output_dir, config, journal)
+
+
+def _finish(output_dir: str, config: VocoderConfig, journal: dict) -> dict:
+  """Give shards their final names, write manifest.json, drop the journal."""
+  rename: Dict[str, str] = {}
+  splits = {}
+  for split in SPLITS:
+    done = journal["shards"][split]
+    for i, shard in enumerate(done):
+      final = shards.final_name(split, i, len(done))
+      rename[shard["name"]] = final
+      source = os.path.join(output_dir, shard["name"])
+      if os.path.exists(source):
+        os.replace(source, os.path.join(output_dir, final))
+    files = [f for f in journal["files"] if f["split"] == split]
+    splits[split] = dict(
+        shards=[rename[s["name"]] for s in done], files=len(files),
+        seconds=round(sum(f["seconds"] for f in files), 3),
+        records=sum(s["records"] for s in done),
+        bytes=sum(s["bytes"] for s in done))
+  for entry in journal["files"]:
+    entry["shards"] = [rename[name] for name in entry["shards"]]
+  manifest = dict(format=FORMAT, config=config.to_dict(),
+                  options=journal["options"], splits=splits,
+                  files=journal["files"], skipped=journal["skipped"])
+  path = os.path.join(output_dir, MANIFEST)
+  shards.write_json_atomic(path, manifest)
+  if os.path.exists(os.path.join(output_dir, JOURNAL)):   # none if no shards
+    os.remove(os.path.join(output_dir, JOURNAL))
+  if not journal["files"]:
+    logging.warning("no usable audio: all %d sources were skipped",
+                    len(journal["skipped"]))
+  return shards.read_json(path)   # JSON types, as a later run reads it
