@@ -7,6 +7,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+import tensorflow as tf
+
+# Two logical CPU devices, so MirroredStrategy tests run 2 replicas on any
+# machine. This must happen before TensorFlow initialises its devices.
+_CPUS = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from tfvocoder.config import VocoderConfig, tiny_config
 

@@ -16,6 +16,12 @@ import math
 from typing import Any, Dict, Optional, Tuple
 
 MODELS = ("multiscale", "melgan")
+# Fields that may change when a run resumes (they do not shape any weight or
+# the data the weights were trained on); every other field must match.
+TRAINING_ONLY_FIELDS = frozenset((
+    "adversarial_loss", "learning_rate", "beta_1", "beta_2",
+    "feature_matching_weight", "stft_loss_weight", "mel_loss_weight",
+    "alternate_updates", "mixed_precision", "seed"))
 ADVERSARIAL_LOSSES = ("least_squares", "hinge")
 
 
@@ -212,6 +218,12 @@ class VocoderConfig:
   @classmethod
   def from_json(cls, text: str) -> "VocoderConfig":
     return cls.from_dict(json.loads(text))
+
+  def model_differences(self, other: "VocoderConfig") -> Dict[str, Any]:
+    """Fields outside TRAINING_ONLY_FIELDS where `other` differs: {name: (self, other)}."""
+    mine, theirs = self.to_dict(), other.to_dict()
+    return {k: (mine[k], theirs[k]) for k in mine
+            if k not in TRAINING_ONLY_FIELDS and mine[k] != theirs[k]}
 
   def replace(self, **changes) -> "VocoderConfig":
     return dataclasses.replace(self, **changes)
