@@ -1,5 +1,6 @@
 """Trainer: replica loss scaling, Mirrored/MultiWorker runs, resume, guards."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -47,7 +48,7 @@ def data_dir(tmp_path_factory):
   from tfvocoder.data import synthetic
   path = tmp_path_factory.mktemp("shards")
   return synthetic.ensure_synthetic_dataset(str(path), tiny_config(),
-                                            minutes=0.5, workers=1)
+                                            minutes=1.5, workers=1)
 
 
 @pytest.mark.parametrize("model", ["multiscale", "melgan"])
@@ -70,9 +71,15 @@ def test_two_replicas_give_the_one_replica_gradients(model):
                        "init": trainer.generator.weights[0].numpy()}
   for key in ("d", "g"):
     assert len(grads[1][key]) == len(grads[2][key]) > 0
+    # Float rounding differs (sums split across replicas), so compare against
+    # the network's gradient scale; a replica-scaling bug would be a factor
+    # of 2 in every element.
+    scale = max(np.max(np.abs(g)) for g in grads[1][key])
     for one, two in zip(grads[1][key], grads[2][key]):
-      scale = np.max(np.abs(one)) + 1e-12
-      np.testing.assert_allclose(two, one, atol=2e-4 * scale)
+      np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-4 * scale)
+    ratio = (sum(np.sum(np.abs(g)) for g in grads[2][key]) /
+             sum(np.sum(np.abs(g)) for g in grads[1][key]))
+    assert abs(ratio - 1) < 1e-3
 
 
 def test_mirrored_training_runs_and_writes_everything(tmp_path, data_dir):
@@ -117,17 +124,20 @@ def test_missing_shards_name_the_pattern(tmp_path):
 def test_non_finite_loss_stops_and_keeps_good_checkpoint(tmp_path, data_dir):
   model_dir = str(tmp_path / "nan")
   options = training.TrainOptions(
-      model_dir=model_dir, data_dir=data_dir, batch_size=2, max_steps=50,
+      model_dir=model_dir, data_dir=data_dir, batch_size=2, max_steps=2,
       strategy="default", checkpoint_every=1, summary_every=100)
+  training.train(tiny_config(), options)
+  good = _final_weights(model_dir)
+  # Resume with an absurd learning rate: the weights overflow at once.
   with pytest.raises(training.NonFiniteLossError, match="non-finite"):
-    training.train(tiny_config(learning_rate=1e38), options)
-  latest = tf.train.latest_checkpoint(model_dir)
-  assert latest is not None
-  for name, _ in tf.train.list_variables(latest):
-    if "generator" in name and "OPTIMIZER" not in name:
-      value = tf.train.load_variable(latest, name)
-      if np.issubdtype(np.asarray(value).dtype, np.floating):
-        assert np.all(np.isfinite(value)), name
+    training.train(tiny_config(learning_rate=1e38),
+                   dataclasses.replace(options, max_steps=50))
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-2")
+  after = _final_weights(model_dir)
+  for name, value in after.items():
+    np.testing.assert_array_equal(value, good[name], err_msg=name)
+    if np.issubdtype(np.asarray(value).dtype, np.floating):
+      assert np.all(np.isfinite(value)), name
 
 
 def _run_train(model_dir, data_dir, steps, env=None, timeout=300):
@@ -144,10 +154,14 @@ def _run_train(model_dir, data_dir, steps, env=None, timeout=300):
 
 
 def _final_weights(model_dir):
+  """Every numeric variable of the latest checkpoint: both networks (Keras 3
+  files trainable weights under the optimizers' paths), Adam moments, step."""
   latest = tf.train.latest_checkpoint(model_dir)
-  return {name: tf.train.load_variable(latest, name)
-          for name, _ in tf.train.list_variables(latest)
-          if name.startswith(("generator", "discriminator"))}
+  values = {name: tf.train.load_variable(latest, name)
+            for name, _ in tf.train.list_variables(latest)
+            if not name.startswith(("_CHECKPOINTABLE", "iterator"))}
+  return {k: v for k, v in values.items()
+          if np.issubdtype(np.asarray(v).dtype, np.number)}
 
 
 def test_exact_resume_after_sigkill(tmp_path, data_dir):
@@ -162,7 +176,7 @@ def test_exact_resume_after_sigkill(tmp_path, data_dir):
   assert run.returncode == 0, run.stderr[-3000:]
   assert "resumed from" in run.stderr
   a, b = _final_weights(straight), _final_weights(resumed)
-  assert a.keys() == b.keys() and len(a) > 10
+  assert a.keys() == b.keys() and len(a) > 100
   for name in a:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 

@@ -192,6 +192,9 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     logging.info("resumed from %s at step %d", manager.latest_checkpoint,
                  int(trainer.step.numpy()))
+    # The checkpoint holds the old learning rates; the config's win.
+    for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
+      optimizer.learning_rate.assign(config.learning_rate)
     if not iterator_saved:
       # Fresh random windows, seeded by the step, so a resumed run does not
       # replay the data it started with.
@@ -208,11 +211,18 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
   examples = _example_batch(eval_pattern, config) if chief else None
   audio_per_step = options.batch_size * config.window / config.sample_rate
 
+  def stop_non_finite(what):
+    restored = manager.latest_checkpoint
+    if restored:
+      checkpoint.restore(restored)
+    raise NonFiniteLossError(
+        f"{what}; restored {restored or 'nothing (no checkpoint yet)'} and "
+        "stopped without saving. Try a lower --learning_rate or check the "
+        "data.")
+
   def save(step):
     if not trainer.all_weights_finite():
-      raise NonFiniteLossError(f"non-finite weights at step {step}; not "
-                               "saving. Restore the last checkpoint in "
-                               f"{options.model_dir}")
+      stop_non_finite(f"non-finite weights at step {step}")
     path = manager.save(checkpoint_number=step)
     logging.info("saved %s", path)
     if os.environ.get(KILL_AFTER_SAVE_ENV) == str(step):
@@ -228,13 +238,7 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
       step = int(trainer.step.numpy())
       bad = {k: v for k, v in values.items() if not math.isfinite(v)}
       if bad:
-        restored = manager.latest_checkpoint
-        if restored:
-          checkpoint.restore(restored)
-        raise NonFiniteLossError(
-            f"non-finite loss at step {step} ({_format(bad)}); restored "
-            f"{restored or 'nothing (no checkpoint yet)'} and stopped. Try a "
-            "lower --learning_rate or check the data.")
+        stop_non_finite(f"non-finite loss at step {step} ({_format(bad)})")
       last = values
       for k, v in values.items():
         sums[k] = sums.get(k, 0.0) + v
