@@ -236,3 +236,110 @@ def filter_bank_synthesis(channels: tf.Tensor, bank: tf.Tensor) -> tf.Tensor:
   padded = tf.pad(channels, [[0, 0], [taps - 1 - left, left], [0, 0]])
   kernel = tf.reverse(tf.transpose(bank), axis=[0])[:, :, None]  # [t, f, 1]
   return tf.nn.conv1d(padded, kernel, stride=1, padding="VALID")[..., 0]
+
+
+def merge_bands_dynamic(bands: Sequence[tf.Tensor],
+                        config: VocoderConfig) -> tf.Tensor:
+  """`merge_bands` for lengths known only at run time.
+
+  Same bins and scaling as `merge_bands` (see `band_bin_ranges`), with the
+  masks built from `tf.shape`, so it traces inside a `tf.function` whose
+  time axis is `None` (e.g. a SavedModel signature with any frame count).
+
+  Args:
+    bands: `n_bands` tensors `[batch, N / 2**k]`, largest first.
+  Returns:
+    `[batch, N]` float32 at `sample_rate`.
+  """
+  if len(bands) != config.n_bands:
+    raise ValueError(f"merge_bands_dynamic expects {config.n_bands} bands, "
+                     f"got {len(bands)}")
+  n = tf.shape(bands[0])[-1]
+  total = None
+  for k, band in enumerate(bands):
+    band = tf.convert_to_tensor(band, tf.float32)
+    m = tf.shape(band)[-1]                       # N / 2**k
+    bins = tf.range(m // 2 + 1)                  # this band's own rFFT bins
+    low = 0 if k == config.n_bands - 1 else m // 4
+    high = m // 2 + 1 if k == 0 else m // 2
+    mask = tf.cast((bins >= low) & (bins < high), tf.float32) * 2.0 ** k
+    sub = tf.signal.rfft(band) * tf.cast(mask, tf.complex64)
+    sub = tf.pad(sub, [[0, 0], [0, n // 2 - m // 2]])
+    total = sub if total is None else total + sub
+  return tf.signal.irfft(total, fft_length=tf.reshape(n, [1]))
+
+
+def _polyphase_taps(taps: int, phases: int, synthesis: bool) -> np.ndarray:
+  """`[taps + phases - 1, phases]` indices into a bank row padded with one
+  zero: which tap links window position m to output phase r."""
+  m = np.arange(taps + phases - 1)[:, None]
+  r = np.arange(phases)[None, :]
+  j = r + taps - 1 - m if synthesis else m - r
+  return np.where((j >= 0) & (j < taps), j, taps)
+
+
+def filter_bank_synthesis_polyphase(channels: tf.Tensor, bank: tf.Tensor,
+                                    phases: int = 32) -> tf.Tensor:
+  """`filter_bank_synthesis`, computed `phases` output samples at a time.
+
+  The same sums (float rounding aside) as one strided convolution with
+  `phases` output channels (kernel `taps + phases - 1`, stride `phases`)
+  and a depth-to-space reshape, instead of a convolution with one output
+  channel: (taps + phases - 1) / taps times the multiply-adds (1.24 for 128
+  taps and 32 phases) but measured about 7x faster on 2 CPU cores.
+
+  Args:
+    channels: `[batch, samples, filters]`.
+    bank: `[filters, taps]`.
+  Returns:
+    `[batch, samples]`.
+  """
+  channels = tf.convert_to_tensor(channels)
+  taps = int(bank.shape[-1])
+  left = taps // 2
+  index = _polyphase_taps(taps, phases, synthesis=True)
+  padded_bank = tf.pad(bank, [[0, 0], [0, 1]])
+  kernel = tf.transpose(tf.gather(padded_bank, index, axis=1), [1, 0, 2])
+  n = tf.shape(channels)[1]
+  extra = (-n) % phases
+  padded = tf.pad(channels, [[0, 0], [taps - 1 - left, left + extra], [0, 0]])
+  blocks = tf.nn.conv1d(padded, kernel, stride=phases, padding="VALID")
+  out = tf.reshape(blocks, [tf.shape(channels)[0], -1])[:, :n]
+  out.set_shape(channels.shape[:2])
+  return out
+
+
+def filter_bank_analysis_polyphase(audio: tf.Tensor, bank: tf.Tensor,
+                                   phases: int = 32) -> tf.Tensor:
+  """`filter_bank_analysis`, computed `phases` input positions at a time.
+
+  One strided convolution (kernel `taps + phases - 1`, stride `phases`,
+  `phases * filters` output channels) and a depth-to-space reshape: the
+  same sums, float rounding aside. Measured on 2 CPU cores: about as fast
+  forward, about 4x faster forward plus backward (the gradient with respect
+  to the audio, which the generator's update needs).
+
+  Args:
+    audio: `[batch, samples]` or `[batch, samples, 1]`.
+    bank: `[filters, taps]`.
+  Returns:
+    `[batch, samples, filters]`.
+  """
+  audio = tf.convert_to_tensor(audio)
+  if audio.shape.rank == 3:
+    audio = audio[..., 0]
+  filters, taps = int(bank.shape[0]), int(bank.shape[-1])
+  left = taps // 2
+  index = _polyphase_taps(taps, phases, synthesis=False)
+  padded_bank = tf.pad(bank, [[0, 0], [0, 1]])
+  kernel = tf.gather(padded_bank, index, axis=1)     # [filters, window, phases]
+  kernel = tf.reshape(tf.transpose(kernel, [1, 2, 0]),
+                      [taps + phases - 1, 1, phases * filters])
+  n = tf.shape(audio)[1]
+  extra = (-n) % phases
+  padded = tf.pad(audio[..., None],
+                  [[0, 0], [left, taps - 1 - left + extra], [0, 0]])
+  blocks = tf.nn.conv1d(padded, kernel, stride=phases, padding="VALID")
+  out = tf.reshape(blocks, [tf.shape(audio)[0], -1, filters])[:, :n]
+  out.set_shape(audio.shape[:2].concatenate([filters]))
+  return out

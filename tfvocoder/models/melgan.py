@@ -1,0 +1,318 @@
+"""The MelGAN baseline (Kumar et al. 2019), weight-normalised, in Keras.
+
+Generator: mel `[batch, frames, n_mels]` -> reflect-pad 3 + WN-Conv1D(ngf *
+2**len(ratios), 7) -> for each ratio r: LeakyReLU, WN-Conv1DTranspose
+(channels halved, kernel 2r, stride r, same), one residual block per
+dilation d (LeakyReLU, reflect-pad d, WN-Conv k3 dilation d, LeakyReLU,
+WN-Conv k1, plus a WN-Conv k1 shortcut of the block input) -> LeakyReLU,
+reflect-pad 3, WN-Conv1D(1, 7), tanh -> audio `[batch, frames * hop]`.
+
+Discriminator: `melgan_disc_scales` identical judges, the audio average-pooled
+(pool 4, stride 2, padding excluded from the mean) between scales. Each:
+reflect-pad 7 + WN-Conv(ndf, 15), then per downsampling factor s a
+WN-Conv(kernel 10s + 1, stride s, zero padding 5s, groups in / 4) with the
+channels multiplied by s up to `melgan_disc_max_channels`, a WN-Conv k5 and
+a WN-Conv(1, k3) judge; LeakyReLU after every layer but the judge. With
+`melgan_disc_conditioned` the (equally pooled) mel is concatenated before the
+k5 conv, where the time axis is back at the mel frame rate.
+
+Initialisation follows what the reference MelGAN effectively runs with,
+PyTorch's defaults (`reference_initializers`), not `init_stddev`.
+"""
+
+import math
+from typing import List, Tuple
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfvocoder.layers import ReflectionPad1D, WeightNormalization
+from tfvocoder.models import common
+
+_IO_KERNEL = 7          # generator input / output convolutions
+_RES_KERNEL = 3         # residual block dilated convolution
+_DISC_IN_KERNEL = 15    # first discriminator convolution
+_DISC_LAST_KERNEL = 5   # discriminator convolution before the judge
+_JUDGE_KERNEL = 3
+_POOL = 4               # average pool between scales (stride 2)
+
+
+def reference_initializers(fan_in: int):
+  """(kernel, bias) initialisers of the reference MelGAN: PyTorch's defaults.
+
+  The reference applies N(0, 0.02) to `module.weight` of its weight-normed
+  convs, but weight norm recomputes `weight` from (g, v) before every
+  forward pass, so that assignment is lost and v keeps PyTorch's default,
+  U(+-1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)), biases likewise,
+  g = ||v||. Each layer then scales the signal by about 1/sqrt(3). With
+  N(0, `init_stddev`) kernels instead, the 128-mel generator's initial
+  output has a standard deviation of about 4e-12 (measured; 3e-4 with
+  these): its first layers' gradients fall far below Adam's epsilon. Keras's
+  fan_in of a Conv1DTranspose kernel `[k, out, in]` is k * out, as
+  PyTorch's is of its `[in, out, k]`.
+  """
+  bound = fan_in ** -0.5
+  return (keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+          keras.initializers.RandomUniform(-bound, bound))
+
+
+def _wn_conv(in_channels, filters, kernel, transpose=False, groups=1,
+             name=None, **kwargs):
+  """A weight-normalised Conv1D (grouped if asked) or Conv1DTranspose."""
+  fan_in = kernel * (filters if transpose else in_channels // groups)
+  kernel_init, bias_init = reference_initializers(fan_in)
+  if transpose:
+    layer = keras.layers.Conv1DTranspose(
+        filters, kernel, kernel_initializer=kernel_init,
+        bias_initializer=bias_init, name=name, **kwargs)
+  else:
+    layer = common.GroupedConv1D(
+        filters, kernel, groups=groups, kernel_initializer=kernel_init,
+        bias_initializer=bias_init, name=name, **kwargs)
+  return WeightNormalization(layer, name=name)
+
+
+# ---------------------------------------------------------------------------
+# Generator
+# ---------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class ResidualBlock(common.ConfigLayer):
+  """`[batch, t, channels]` -> same shape; dilated k3 branch + k1 shortcut."""
+
+  def __init__(self, config, channels, dilation, **kwargs):
+    super().__init__(config, **kwargs)
+    self.channels = int(channels)
+    self.dilation = int(dilation)
+    c = self.config
+    self.pad = ReflectionPad1D(self.dilation, name="pad")
+    self.conv = _wn_conv(self.channels, self.channels, _RES_KERNEL,
+                         dilation_rate=self.dilation, name="conv")
+    self.mix = _wn_conv(self.channels, self.channels, 1, name="mix")
+    self.shortcut = _wn_conv(self.channels, self.channels, 1, name="shortcut")
+
+  def build_sublayers(self):
+    shape = (None, None, self.channels)
+    for layer in (self.conv, self.mix, self.shortcut):
+      layer.build(shape)
+
+  def call(self, x):
+    y = self.conv(self.pad(common.leaky_relu(x, self.config)))
+    y = self.mix(common.leaky_relu(y, self.config))
+    return self.shortcut(x) + y
+
+  def multiply_adds(self, length):
+    total = 0.0
+    for layer in (self.conv, self.mix, self.shortcut):
+      total += common.multiply_adds(layer, length)[0]
+    return total, length
+
+  def get_config(self):
+    base = super().get_config()
+    base.update(channels=self.channels, dilation=self.dilation)
+    return base
+
+
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class MelGANGenerator(keras.Model):
+  """mel `[batch, frames, n_mels]` -> float32 audio `[batch, frames * hop]`
+  in [-1, 1] at `sample_rate` Hz; see the module doc."""
+
+  target_key = "audio"
+
+  def __init__(self, config, name="melgan_generator", **kwargs):
+    super().__init__(name=name, **kwargs)
+    c = self.config = common.as_config(config)
+    ratios = c.melgan_ratios
+    self.pad_in = ReflectionPad1D(_IO_KERNEL // 2, name="pad_in")
+    channels = c.melgan_ngf * 2 ** len(ratios)
+    self.conv_in = _wn_conv(c.n_mels, channels, _IO_KERNEL, name="conv_in")
+    for i, r in enumerate(ratios):
+      in_channels, channels = channels, channels // 2
+      setattr(self, f"upsample_{i}", _wn_conv(
+          in_channels, channels, 2 * r, transpose=True, strides=r,
+          padding="same", name=f"upsample_{i}"))
+      common.assign_layers(self, f"residual_{i}", [
+          ResidualBlock(c, channels, d, name=f"residual_{i}_{j}")
+          for j, d in enumerate(c.melgan_residual_dilations)])
+    self.pad_out = ReflectionPad1D(_IO_KERNEL // 2, name="pad_out")
+    self.conv_out = _wn_conv(channels, 1, _IO_KERNEL, name="conv_out")
+    self.build()
+
+  @property
+  def upsample(self):
+    return common.layers_of(self, "upsample")
+
+  @property
+  def blocks(self):
+    """Per upsampling stage, its residual blocks."""
+    return [common.layers_of(self, f"residual_{i}")
+            for i in range(len(self.config.melgan_ratios))]
+
+  def build(self, input_shape=None):
+    c = self.config
+    self.conv_in.build((None, None, c.n_mels))
+    channels = self.conv_in.layer.filters
+    for up, blocks in zip(self.upsample, self.blocks):
+      up.build((None, None, channels))
+      channels = up.layer.filters
+      for block in blocks:
+        block.build()
+    self.conv_out.build((None, None, channels))
+
+  def call(self, mel, training=False):
+    x = self.conv_in(self.pad_in(mel))
+    for up, blocks in zip(self.upsample, self.blocks):
+      x = up(common.leaky_relu(x, self.config))
+      for block in blocks:
+        x = block(x)
+    x = self.conv_out(self.pad_out(common.leaky_relu(x, self.config)))
+    return ops.cast(ops.tanh(x)[..., 0], "float32")
+
+  def generate_audio(self, mel):
+    """mel `[batch, frames, n_mels]` -> float32 `[batch, frames * hop]`."""
+    return self(mel, training=False)
+
+  @property
+  def receptive_field_frames(self) -> int:
+    """Mel frames on each side that influence an output sample."""
+    spans = [common.conv_span(self.conv_in, pad_left=_IO_KERNEL // 2)]
+    for up, blocks in zip(self.upsample, self.blocks):
+      spans.append(common.conv_span(up))
+      spans += [common.conv_span(b.conv, pad_left=b.dilation) for b in blocks]
+    spans.append(common.conv_span(self.conv_out, pad_left=_IO_KERNEL // 2))
+    return common.receptive_field_frames([(spans, self.config.hop_length)])
+
+  def multiply_adds_per_frame(self) -> float:
+    total, length = common.multiply_adds(self.conv_in, 1.0)
+    for up, blocks in zip(self.upsample, self.blocks):
+      macs, length = common.multiply_adds(up, length)
+      total += macs
+      for block in blocks:
+        total += block.multiply_adds(length)[0]
+    return total + common.multiply_adds(self.conv_out, length)[0]
+
+  def get_config(self):
+    return self.config.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(common.config_from_keras(config))
+
+
+# ---------------------------------------------------------------------------
+# Discriminator
+# ---------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class ScaleDiscriminator(common.ConfigLayer):
+  """One scale's judge.
+
+  Call: audio `[batch, t, 1]` (and the mel pooled alike, `[batch, t / hop,
+  n_mels]`, when conditioned) -> (judgement `[batch, t / prod(downsample),
+  1]`, features: `len(melgan_disc_downsample) + 2` activations).
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(config, **kwargs)
+    c = self.config
+    self.pad_in = ReflectionPad1D(_DISC_IN_KERNEL // 2, name="pad_in")
+    self.conv_in = _wn_conv(1, c.melgan_ndf, _DISC_IN_KERNEL, name="conv_in")
+    channels = c.melgan_ndf
+    for i, s in enumerate(c.melgan_disc_downsample):
+      in_channels = channels
+      channels = min(channels * s, c.melgan_disc_max_channels)
+      setattr(self, f"pad_{i}", keras.layers.ZeroPadding1D(5 * s,
+                                                           name=f"pad_{i}"))
+      setattr(self, f"downsample_{i}", _wn_conv(
+          in_channels, channels, 10 * s + 1, strides=s,
+          groups=max(in_channels // 4, 1), name=f"downsample_{i}"))
+    last = min(channels * 2, c.melgan_disc_max_channels)
+    if c.melgan_disc_conditioned:
+      channels += c.n_mels
+    self.conv_last = _wn_conv(channels, last, _DISC_LAST_KERNEL,
+                              padding="same", name="conv_last")
+    self.judge = _wn_conv(last, 1, _JUDGE_KERNEL, padding="same", name="judge")
+
+  @property
+  def downsample(self):
+    return common.layers_of(self, "downsample")
+
+  @property
+  def zero_pads(self):
+    return common.layers_of(self, "pad")
+
+  def build_sublayers(self):
+    c = self.config
+    self.conv_in.build((None, None, 1))
+    channels = c.melgan_ndf
+    for layer in self.downsample:
+      layer.build((None, None, channels))
+      channels = layer.layer.filters
+    if c.melgan_disc_conditioned:
+      channels += c.n_mels
+    self.conv_last.build((None, None, channels))
+    self.judge.build((None, None, self.conv_last.layer.filters))
+
+  def call(self, audio, mel=None):
+    x = common.leaky_relu(self.conv_in(self.pad_in(audio)), self.config)
+    features = [x]
+    for pad, layer in zip(self.zero_pads, self.downsample):
+      x = common.leaky_relu(layer(pad(x)), self.config)
+      features.append(x)
+    if self.config.melgan_disc_conditioned:
+      x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
+    x = common.leaky_relu(self.conv_last(x), self.config)
+    features.append(x)
+    return self.judge(x), features
+
+
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class MelGANDiscriminator(keras.Model):
+  """(audio `[batch, samples]`, mel) -> `melgan_disc_scales` pairs
+  (judgement `[batch, samples / 2**s / prod(downsample), 1]`, feature maps),
+  full rate first. The mel is ignored unless `melgan_disc_conditioned`."""
+
+  def __init__(self, config, name="melgan_discriminator", **kwargs):
+    super().__init__(name=name, **kwargs)
+    c = self.config = common.as_config(config)
+    if c.melgan_disc_conditioned and (
+        math.prod(c.melgan_disc_downsample) != c.hop_length):
+      raise ValueError(
+          f"melgan_disc_conditioned needs melgan_disc_downsample="
+          f"{c.melgan_disc_downsample} to multiply to hop_length="
+          f"{c.hop_length} (the mel joins at the frame rate)")
+    common.assign_layers(self, "scale", [
+        ScaleDiscriminator(c, name=f"scale_{i}")
+        for i in range(c.melgan_disc_scales)])
+    self.pool = keras.layers.AveragePooling1D(_POOL, strides=2, padding="same",
+                                              name="pool")
+    self.build()
+
+  @property
+  def scales(self):
+    return common.layers_of(self, "scale")
+
+  def build(self, input_shape=None):
+    for scale in self.scales:
+      scale.build()
+
+  def call(self, signal, mel=None, training=False
+           ) -> List[Tuple[tf.Tensor, List[tf.Tensor]]]:
+    conditioned = self.config.melgan_disc_conditioned
+    if conditioned and mel is None:
+      raise ValueError("a conditioned discriminator needs the mel")
+    x = signal[..., None]
+    outputs = []
+    for i, scale in enumerate(self.scales):
+      if i:
+        x = self.pool(x)
+        mel = self.pool(mel) if conditioned else None
+      outputs.append(scale(x, mel if conditioned else None))
+    return outputs
+
+  def get_config(self):
+    return self.config.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(common.config_from_keras(config))

@@ -1,0 +1,335 @@
+"""The multiscale filter-bank vocoder: per-band generators and judges.
+
+Generator: one sub-generator per band (DESIGN.md, "Multiscale filter-bank
+model"), each mel `[batch, frames, n_mels]` -> Conv1D(gen_channels,
+gen_embed_kernel, same) + LeakyReLU -> for every factor f of the band's
+`band_factors` row a Conv1DTranspose(kernel 2f, stride f, same) + LeakyReLU
+(the last one with `filter_bank_filters` outputs) -> the band's frozen Morlet
+bank as a transposed convolution -> `[batch, frames * band_hops[k]]` samples
+at `band_rates[k]` Hz. Bands are listed largest (highest rate) first.
+
+Discriminator: per band the frozen bank as a convolution (1 ->
+filter_bank_filters channels), one Conv1D(disc_channels, disc_kernel,
+stride f) + LeakyReLU per factor (back to the mel frame rate), the mel
+concatenated (if `conditioned`), `disc_post_layers` Conv1D(disc_channels,
+disc_judge_kernel) + LeakyReLU and a Conv1D(1, disc_judge_kernel) judge. The
+joint judge sees the five band states (the outputs of the strided stacks)
+and the mel: `disc_post_layers` Conv1D(joint_channels, disc_judge_kernel) +
+LeakyReLU and a judge. Features are every LeakyReLU activation.
+
+The frozen banks are `tfvocoder.layers` filter-bank layers computed in
+polyphase form (`common.PolyphaseFilterBankConv*`): same weights, same
+outputs to float rounding, several times faster on CPU.
+"""
+
+from typing import List, Tuple
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfvocoder import dsp
+from tfvocoder.models import common
+
+
+def _bank_args(config, band):
+  low, high = config.band_edges_hz[band]
+  return dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
+              n_filters=config.filter_bank_filters,
+              taps=config.filter_bank_taps,
+              scaling=config.filter_bank_scaling)
+
+
+# ---------------------------------------------------------------------------
+# Generator
+# ---------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class BandGenerator(common.ConfigLayer):
+  """One band's sub-generator.
+
+  Call: mel `[batch, frames, n_mels]` -> `[batch, frames * band_hops[band]]`
+  samples of band `band` at `band_rates[band]` Hz.
+  """
+
+  def __init__(self, config, band, **kwargs):
+    super().__init__(config, **kwargs)
+    c = self.config
+    self.band = int(band)
+    init = common.kernel_initializer(c)
+    self.embed = keras.layers.Conv1D(
+        c.gen_channels, c.gen_embed_kernel, padding="same",
+        kernel_initializer=init, name="embed")
+    factors = c.band_factors[self.band]
+    common.assign_layers(self, "upsample", [
+        keras.layers.Conv1DTranspose(
+            c.filter_bank_filters if i == len(factors) - 1 else c.gen_channels,
+            2 * f, strides=f, padding="same", kernel_initializer=init,
+            name=f"upsample_{i}")
+        for i, f in enumerate(factors)])
+    self.synthesis = common.PolyphaseFilterBankConvTranspose(
+        **_bank_args(c, self.band), name="synthesis")
+
+  @property
+  def upsample(self):
+    return common.layers_of(self, "upsample")
+
+  def build_sublayers(self):
+    self.embed.build((None, None, self.config.n_mels))
+    channels = self.config.gen_channels
+    for layer in self.upsample:
+      layer.build((None, None, channels))
+      channels = layer.filters
+    self.synthesis.build((None, None, channels))
+
+  def call(self, mel):
+    return self.synthesis(self.excitation(mel))
+
+  def excitation(self, mel):
+    """The bank's input: `[batch, frames * band_hops[band], filters]`."""
+    x = common.leaky_relu(self.embed(mel), self.config)
+    for layer in self.upsample:
+      x = common.leaky_relu(layer(x), self.config)
+    return x
+
+  def spans(self) -> List[common.Span]:
+    """Geometry of the chain mel frames -> band samples."""
+    return ([common.conv_span(self.embed)]
+            + [common.conv_span(layer) for layer in self.upsample]
+            + [common.filter_bank_span(self.synthesis)])
+
+  def multiply_adds_per_frame(self) -> float:
+    total, length = 0.0, 1.0
+    for layer in [self.embed, *self.upsample, self.synthesis]:
+      macs, length = common.multiply_adds(layer, length)
+      total += macs
+    return total
+
+  def get_config(self):
+    base = super().get_config()
+    base.update(band=self.band)
+    return base
+
+
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class MultiscaleGenerator(keras.Model):
+  """mel `[batch, frames, n_mels]` -> `n_bands` tensors `[batch, frames *
+  hop_length / 2**k]` (float32, largest band first); see the module doc."""
+
+  target_key = "bands"
+
+  def __init__(self, config, name="multiscale_generator", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = common.as_config(config)
+    common.assign_layers(self, "band", [
+        BandGenerator(self.config, k, name=f"band_{k}")
+        for k in range(self.config.n_bands)])
+    self.build()
+
+  @property
+  def band_generators(self):
+    return common.layers_of(self, "band")
+
+  def build(self, input_shape=None):
+    for band in self.band_generators:
+      band.build()
+
+  def call(self, mel, training=False):
+    return [ops.cast(band(mel), "float32") for band in self.band_generators]
+
+  def generate_audio(self, mel):
+    """mel `[batch, frames, n_mels]` -> float32 `[batch, frames * hop]` audio
+    at `sample_rate` Hz: the bands merged by `dsp.merge_bands`."""
+    bands = self(mel, training=False)
+    if bands[0].shape[-1] is None:   # tf.function with a dynamic time axis
+      return dsp.merge_bands_dynamic(bands, self.config)
+    return dsp.merge_bands(bands, self.config)
+
+  @property
+  def receptive_field_frames(self) -> int:
+    """Mel frames on each side that influence a band sample (the network
+    only: `merge_bands` is a global FFT interpolation, whose edge effects
+    decay with distance but are not bounded by a frame count)."""
+    return common.receptive_field_frames(
+        (band.spans(), hop) for band, hop in
+        zip(self.band_generators, self.config.band_hops))
+
+  def multiply_adds_per_frame(self) -> float:
+    """Multiply-adds of the network per mel frame (the merge not counted)."""
+    return sum(band.multiply_adds_per_frame() for band in self.band_generators)
+
+  def get_config(self):
+    return self.config.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(common.config_from_keras(config))
+
+
+# ---------------------------------------------------------------------------
+# Discriminator
+# ---------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class BandDiscriminator(common.ConfigLayer):
+  """One band's sub-discriminator.
+
+  Call: band `[batch, frames * band_hops[band]]` (and mel `[batch, frames,
+  n_mels]` when conditioned) -> (judgement `[batch, frames, 1]`, features:
+  the activations, `len(factors) + disc_post_layers` tensors, state: the
+  strided stack's output `[batch, frames, disc_channels]`).
+  """
+
+  def __init__(self, config, band, **kwargs):
+    super().__init__(config, **kwargs)
+    c = self.config
+    self.band = int(band)
+    init = common.kernel_initializer(c)
+    self.analysis = common.PolyphaseFilterBankConv(**_bank_args(c, self.band),
+                                                   name="analysis")
+    common.assign_layers(self, "downsample", [
+        keras.layers.Conv1D(c.disc_channels, c.disc_kernel, strides=f,
+                            padding="same", kernel_initializer=init,
+                            name=f"downsample_{i}")
+        for i, f in enumerate(c.band_factors[self.band])])
+    common.assign_layers(self, "post", [
+        keras.layers.Conv1D(c.disc_channels, c.disc_judge_kernel,
+                            padding="same", kernel_initializer=init,
+                            name=f"post_{i}")
+        for i in range(c.disc_post_layers)])
+    self.judge = keras.layers.Conv1D(1, c.disc_judge_kernel, padding="same",
+                                     kernel_initializer=init, name="judge")
+
+  @property
+  def downsample(self):
+    return common.layers_of(self, "downsample")
+
+  @property
+  def post(self):
+    return common.layers_of(self, "post")
+
+  def build_sublayers(self):
+    c = self.config
+    self.analysis.build((None, None))
+    channels = c.filter_bank_filters
+    for layer in self.downsample:
+      layer.build((None, None, channels))
+      channels = layer.filters
+    if c.conditioned:
+      channels += c.n_mels
+    for layer in self.post:
+      layer.build((None, None, channels))
+      channels = layer.filters
+    self.judge.build((None, None, channels))
+
+  def call(self, band, mel=None):
+    x = self.analysis(band)
+    features = []
+    for layer in self.downsample:
+      x = common.leaky_relu(layer(x), self.config)
+      features.append(x)
+    state = x
+    if self.config.conditioned:
+      x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
+    for layer in self.post:
+      x = common.leaky_relu(layer(x), self.config)
+      features.append(x)
+    return self.judge(x), features, state
+
+  def get_config(self):
+    base = super().get_config()
+    base.update(band=self.band)
+    return base
+
+
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class JointJudge(common.ConfigLayer):
+  """Judges all bands together.
+
+  Call: the `n_bands` band states `[batch, frames, disc_channels]` (and the
+  mel when conditioned) -> (judgement `[batch, frames, 1]`, features).
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(config, **kwargs)
+    c = self.config
+    init = common.kernel_initializer(c)
+    common.assign_layers(self, "post", [
+        keras.layers.Conv1D(c.joint_channels, c.disc_judge_kernel,
+                            padding="same", kernel_initializer=init,
+                            name=f"post_{i}")
+        for i in range(c.disc_post_layers)])
+    self.judge = keras.layers.Conv1D(1, c.disc_judge_kernel, padding="same",
+                                     kernel_initializer=init, name="judge")
+
+  @property
+  def post(self):
+    return common.layers_of(self, "post")
+
+  def build_sublayers(self):
+    c = self.config
+    channels = c.n_bands * c.disc_channels + (c.n_mels if c.conditioned else 0)
+    for layer in self.post:
+      layer.build((None, None, channels))
+      channels = layer.filters
+    self.judge.build((None, None, channels))
+
+  def call(self, states, mel=None):
+    x = ops.concatenate(list(states), axis=-1)
+    if self.config.conditioned:
+      x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
+    features = []
+    for layer in self.post:
+      x = common.leaky_relu(layer(x), self.config)
+      features.append(x)
+    return self.judge(x), features
+
+
+@keras.saving.register_keras_serializable(common.PACKAGE)
+class MultiscaleDiscriminator(keras.Model):
+  """(bands, mel) -> `n_bands + 1` pairs (judgement `[batch, frames, 1]`,
+  feature maps): one per band, largest first, then the joint judge.
+
+  `bands`: `n_bands` tensors `[batch, frames * hop_length / 2**k]`; `mel`:
+  `[batch, frames, n_mels]`, ignored (may be None) when not `conditioned`.
+  """
+
+  def __init__(self, config, name="multiscale_discriminator", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = common.as_config(config)
+    common.assign_layers(self, "band", [
+        BandDiscriminator(self.config, k, name=f"band_{k}")
+        for k in range(self.config.n_bands)])
+    self.joint = JointJudge(self.config, name="joint")
+    self.build()
+
+  @property
+  def band_discriminators(self):
+    return common.layers_of(self, "band")
+
+  def build(self, input_shape=None):
+    for layer in [*self.band_discriminators, self.joint]:
+      layer.build()
+
+  def call(self, signal, mel=None, training=False
+           ) -> List[Tuple[tf.Tensor, List[tf.Tensor]]]:
+    signal = list(signal)
+    if len(signal) != self.config.n_bands:
+      raise ValueError(f"MultiscaleDiscriminator expects {self.config.n_bands}"
+                       f" bands, got {len(signal)}")
+    if not self.config.conditioned:
+      mel = None
+    elif mel is None:
+      raise ValueError("a conditioned discriminator needs the mel")
+    outputs, states = [], []
+    for layer, band in zip(self.band_discriminators, signal):
+      judgement, features, state = layer(band, mel)
+      outputs.append((judgement, features))
+      states.append(state)
+    outputs.append(self.joint(states, mel))
+    return outputs
+
+  def get_config(self):
+    return self.config.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(common.config_from_keras(config))
