@@ -24,7 +24,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from tfvocoder import distribute, summaries
+from tfvocoder import distribute, dsp, losses, summaries
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_text
 
@@ -229,6 +229,9 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
       os.kill(os.getpid(), signal.SIGKILL)
 
   step = int(trainer.step.numpy())
+  if chief:
+    logging.info("held-out mel L1 at step %d: %.4f", step,
+                 _held_out_mel_l1(trainer, examples))
   last = {}
   window_start, window_steps = time.perf_counter(), 0
   sums: Dict[str, float] = {}
@@ -262,6 +265,9 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
     if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(
         f"-{step}"):
       save(step)
+  if chief:
+    logging.info("held-out mel L1 at step %d: %.4f", step,
+                 _held_out_mel_l1(trainer, examples))
   writer.flush()
   if not chief:
     tf.io.gfile.rmtree(save_dir)
@@ -270,15 +276,25 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
   return TrainResult(step, last, trainer, stop.signal)
 
 
-def _write_examples(writer, step, config, trainer, examples):
-  mel = examples["mel"]
+def _generate(trainer, mel):
+  """(bands or None, audio `[batch, frames * hop]`) for a held-out mel."""
   output = trainer.generator(mel, training=False)
   if trainer.target_key == "bands":
     bands = [tf.cast(b, tf.float32) for b in output]
-    from tfvocoder import dsp
-    audio = dsp.merge_bands(bands, config)
-  else:
-    bands, audio = None, tf.cast(output, tf.float32)
+    return bands, dsp.merge_bands(bands, trainer.config)
+  return None, tf.cast(output, tf.float32)
+
+
+def _held_out_mel_l1(trainer, examples) -> float:
+  """Mean |log-mel(generated) - conditioning| on the fixed held-out batch."""
+  _, audio = _generate(trainer, examples["mel"])
+  return float(tf.reduce_mean(losses.mel_l1(examples["mel"], audio,
+                                            trainer.config)))
+
+
+def _write_examples(writer, step, config, trainer, examples):
+  mel = examples["mel"]
+  bands, audio = _generate(trainer, mel)
   summaries.write_examples(writer, step, config, examples["audio"], mel,
                            audio, bands)
   writer.flush()
