@@ -51,9 +51,11 @@ def data_dir(tmp_path_factory):
                                             minutes=1.5, workers=1)
 
 
-@pytest.mark.parametrize("model", ["multiscale", "melgan"])
-def test_two_replicas_give_the_one_replica_gradients(model):
-  config = tiny_config(model=model, stft_loss_weight=1.0, mel_loss_weight=1.0)
+@pytest.mark.parametrize("model, aux_weight", [("multiscale", 1.0),
+                                               ("melgan", 0.0)])
+def test_two_replicas_give_the_one_replica_gradients(model, aux_weight):
+  config = tiny_config(model=model, stft_loss_weight=aux_weight,
+                       mel_loss_weight=aux_weight)
   batch = _batch(config, 4)
   grads = {}
   for replicas in (1, 2):
@@ -209,3 +211,29 @@ def test_multi_worker_keeps_workers_identical(tmp_path, data_dir):
     np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
   assert not tf.io.gfile.glob(os.path.join(model_dir, "worker_tmp_*"))
+
+
+def test_example_summaries(tmp_path):
+  from tfvocoder import summaries
+  config = tiny_config()
+  batch = _batch(config, 2)
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  fake = 0.5 * batch["audio"]
+  summaries.write_examples(writer, 7, config, batch["audio"], batch["mel"],
+                           fake, dsp.split_bands(fake, config))
+  writer.flush()
+  values = {}
+  for path in tf.io.gfile.glob(str(tmp_path / "events.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        values[v.tag] = v
+  assert {"audio/real", "audio/generated", "mel/real", "mel/generated",
+          "mel/abs_difference", "eval/mel_l1"} | {
+              f"bands/generated_band_{k}" for k in range(config.n_bands)
+          } <= set(values)
+  # Halving the amplitude shifts every unclamped log-mel by log10(2).
+  mel_l1 = tf.make_ndarray(values["eval/mel_l1"].tensor)
+  assert abs(float(mel_l1) - np.log10(2)) < 0.05
+  image = tf.io.decode_png(
+      tf.make_ndarray(values["mel/real"].tensor)[2])   # [mels, frames, 1]
+  assert image.shape == (config.n_mels, config.frames_per_window, 1)
