@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test clean
+.PHONY: install test run bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ install: $(STAMP)
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests
+
+# The main job on the built-in data: train (quickstart.flags), export,
+# vocode a held-out example, evaluate against Griffin-Lim.
+run: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tfvocoder.quickstart
+
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info
