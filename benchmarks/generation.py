@@ -17,7 +17,6 @@ convolution of `tfvocoder.layers.FilterBankConvTranspose`.
 
 import json
 import math
-import time
 
 from absl import app, flags
 
@@ -29,20 +28,18 @@ FLAGS = flags.FLAGS
 
 
 def _best_time(fn, arg, repeats):
-  fn(arg)                                   # warm-up: trace and first run
-  best = math.inf
-  for _ in range(repeats):
-    start = time.perf_counter()
+  from tfvocoder.cost import best_seconds   # warm-up, then best of repeats
+
+  def call():
     out = fn(arg)
-    _ = [o.numpy() for o in out] if isinstance(out, list) else out.numpy()
-    best = min(best, time.perf_counter() - start)
-  return best
+    return [o.numpy() for o in out] if isinstance(out, list) else out.numpy()
+  return best_seconds(call, repeats)
 
 
 def measure(family: str, seconds: float, repeats: int) -> dict:
   import numpy as np
   import tensorflow as tf
-  from tfvocoder import models
+  from tfvocoder import cost, models
   from tfvocoder.config import VocoderConfig
 
   config = VocoderConfig(model=family)
@@ -56,17 +53,16 @@ def measure(family: str, seconds: float, repeats: int) -> dict:
   spec = [tf.TensorSpec(mel.shape, tf.float32)]
   vocode = tf.function(generator.generate_audio, input_signature=spec)
   elapsed = _best_time(vocode, mel, repeats)
-  frames_per_second = config.sample_rate / config.hop_length
-  macs = generator.multiply_adds_per_frame() * frames_per_second
+  flops = cost.flops_per_audio_second(generator)
   result = dict(
       model=family,
       generator_parameters=models.parameter_counts(generator),
       discriminator_parameters=models.parameter_counts(discriminator),
-      gflops_per_audio_second=2 * macs / 1e9,
+      gflops_per_audio_second=flops / 1e9,
       receptive_field_frames=generator.receptive_field_frames,
       audio_seconds=audio_seconds, generate_seconds=elapsed,
       x_real_time=audio_seconds / elapsed,
-      achieved_gflops=2 * macs * audio_seconds / elapsed / 1e9)
+      achieved_gflops=flops * audio_seconds / elapsed / 1e9)
   if family == "multiscale":
     network = tf.function(lambda m: generator(m, training=False),
                           input_signature=spec)

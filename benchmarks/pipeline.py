@@ -18,11 +18,12 @@ measured here (`measure_model`: the trainer's GAN step on a real batch) when
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 
 from absl import app, flags, logging
+
+from benchmarks import debian_music_dir as _debian_music_dir
 
 flags.DEFINE_string("data_dir", None, "Prepared shards (prepare's output).")
 flags.DEFINE_string("input_dir", None, "Audio to prepare first.")
@@ -44,18 +45,6 @@ def _pin(cores: int) -> int:
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
   return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
       else os.cpu_count()
-
-
-def _debian_music_dir():
-  """The music folder of the installed hyperrogue-music package, or None."""
-  try:
-    listing = subprocess.run(["dpkg", "-L", "hyperrogue-music"],
-                             capture_output=True, text=True, check=True)
-  except (OSError, subprocess.CalledProcessError):
-    return None
-  folders = {os.path.dirname(p) for p in listing.stdout.split()
-             if p.endswith(".ogg") and "/music/" in p}
-  return sorted(folders)[0] if folders else None
 
 
 def _shards(config, temp):

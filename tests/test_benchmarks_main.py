@@ -1,0 +1,50 @@
+"""`python -m benchmarks`: ratios and table from collected results (the
+benchmarks themselves are too slow for the test suite)."""
+
+import importlib
+
+bench = importlib.import_module("benchmarks.__main__")
+
+
+def _report():
+  return {
+      "baselines": {"tf_gemm_gflops": 200.0, "griffin_lim_x_real_time": 5.0},
+      "pipeline": {"result": {"batches_per_sec": 10.0,
+                              "model_steps_per_sec": 0.5}},
+      "train_speed": {"result": {"results": [
+          {"model": "melgan", "steps_per_sec": 1.0},
+          {"model": "multiscale", "steps_per_sec": 2.0}]}},
+      "generation": {"result": [
+          {"model": "multiscale", "x_real_time": 20.0,
+           "achieved_gflops": 100.0},
+          {"model": "melgan", "x_real_time": 10.0, "achieved_gflops": 50.0}]},
+      "inference": {"error": "benchmarks/inference.py not present"},
+      "quality": {"result": {"systems": [
+          {"name": "ms", "kind": "model", "metrics": {
+              k: {"overall": 2.0} for k in ("log_mel_l1", "mr_stft",
+                                            "lsd_db")}},
+          {"name": "Griffin-Lim", "kind": "griffin_lim", "metrics": {
+              k: {"overall": 4.0} for k in ("log_mel_l1", "mr_stft",
+                                            "lsd_db")}}]}},
+  }
+
+
+def test_every_speed_figure_is_a_ratio_to_a_same_run_baseline():
+  rows = {(name, base): value / b
+          for name, value, base, b in bench.ratios(_report())}
+  assert rows[("pipeline batches/s", "multiscale train steps/s")] == 20.0
+  assert rows[("train steps/s multiscale", "MelGAN")] == 2.0
+  assert rows[("Keras x RT multiscale", "MelGAN")] == 2.0
+  assert rows[("Keras x RT multiscale", "Griffin-Lim")] == 4.0
+  assert rows[("Keras GFLOP/s melgan", "TF GEMM peak")] == 0.25
+  assert rows[("lsd_db ms", "Griffin-Lim")] == 0.5
+  assert not any("tflite" in name for name, _ in rows)   # inference failed
+  table = bench.table(bench.ratios(_report())).splitlines()
+  assert table[0].split() == ["figure", "value", "baseline", "value", "ratio"]
+  assert len(table) == 1 + len(rows)
+
+
+def test_quick_arguments_cover_every_benchmark():
+  quick, full = bench._args(True, 2), bench._args(False, 2)
+  assert set(quick) == set(full) == {"pipeline", "train_speed", "generation",
+                                     "inference", "quality"}

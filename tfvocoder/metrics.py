@@ -1,0 +1,312 @@
+"""Objective distances between real and vocoded audio, overall and per band.
+
+Pure numpy functions of one example pair: `real`, `fake` float arrays
+`[samples]` at `config.sample_rate` Hz (same length), plus the config. Every
+distance is 0 for identical audio. Each returns a dict with an "overall"
+float and "bands", a list of `n_bands` floats, one per
+`config.band_edges_hz` range (largest band first, like the model's bands),
+computed on the STFT bins (or mel channels) whose frequency lies in that
+range: band k holds bins with `low_k <= f < high_k`, band 0 also the
+Nyquist bin. A band with no bin or channel gets None.
+
+STFTs here (`stft`): periodic Hann window of `n_fft` samples, hop
+`n_fft / 4` unless given, frames entirely inside the signal (no padding),
+so a sinusoid at an exact bin frequency touches only its bin and the two
+neighbours, and silence is silence.
+
+Definitions (S = |STFT|, natural log, magnitudes floored at `MAG_FLOOR`):
+
+- `log_mel_l1`: mean |log10-mel(real) - log10-mel(fake)| with the model's
+  own log-mel (`dsp.log_mel`); per band over the mel channels whose centre
+  frequency lies in the band.
+- `mr_stft`: for FFT sizes 512, 1024, 2048 (hop n_fft / 4): spectral
+  convergence ||S_r - S_f||_F / ||S_r||_F plus log-magnitude distance
+  mean |ln S_r - ln S_f|; both averaged over the resolutions ("sc",
+  "log_mag"), "overall" their sum.
+- `lsd_db`: log-spectral distance at the config's n_fft / hop_length:
+  per frame sqrt(mean over bins of (20 log10(S_r / S_f))^2) dB, averaged
+  over frames. A gain g gives |20 log10 g| dB.
+- `phase_coherence`: cross-band phase coherence: the group-delay
+  (cross-bin STFT phase increment) error of fake against real within 40 Hz
+  of each band edge, minus the same error 40-120 Hz from it, in radians
+  (see its docstring).
+"""
+
+import functools
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from tfvocoder.config import VocoderConfig
+
+MRSTFT_FFTS = (512, 1024, 2048)
+PHASE_FFT = 2048            # samples; 10.8 Hz bins at 22 050 Hz
+PHASE_EDGE_HZ = 40.0        # half-width of the zone around each band edge
+MAG_FLOOR = 1e-5            # |STFT| floor before logs
+ENERGY_FLOOR = 1e-10        # bin pairs this far below the loudest: silent
+
+Distance = Dict[str, object]
+
+
+# ---------------------------------------------------------------------------
+# Spectra
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+  n = np.arange(n_fft)
+  return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)      # periodic
+
+
+def stft(audio: np.ndarray, n_fft: int, hop: Optional[int] = None
+         ) -> np.ndarray:
+  """Complex STFT `[frames, n_fft // 2 + 1]` of `[samples]` audio.
+
+  Frames start at 0, hop, 2 hop, ... and end inside the signal; a signal
+  shorter than `n_fft` gives no frames (shape `[0, bins]`).
+  """
+  audio = np.asarray(audio, np.float64)
+  hop = hop or n_fft // 4
+  count = max(0, (len(audio) - n_fft) // hop + 1)
+  index = np.arange(count)[:, None] * hop + np.arange(n_fft)[None, :]
+  frames = audio[index] if count else np.zeros((0, n_fft))
+  return np.fft.rfft(frames * _hann(n_fft), axis=-1)
+
+
+def bin_frequencies(n_fft: int, sample_rate: float) -> np.ndarray:
+  """Centre frequency in Hz of each rFFT bin `[n_fft // 2 + 1]`."""
+  return np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+
+
+def band_of(frequencies: np.ndarray, config: VocoderConfig) -> np.ndarray:
+  """Band index (0 = highest) of each frequency in Hz, -1 outside all.
+
+  Band k holds `low_k <= f < high_k`; band 0 also its top edge (Nyquist).
+  """
+  frequencies = np.asarray(frequencies, np.float64)
+  out = np.full(frequencies.shape, -1, np.int64)
+  for k, (low, high) in enumerate(config.band_edges_hz):
+    inside = (frequencies >= low) & (
+        (frequencies <= high) if k == 0 else (frequencies < high))
+    out[inside & (out < 0)] = k
+  return out
+
+
+def internal_edges_hz(config: VocoderConfig) -> List[float]:
+  """The n_bands - 1 frequencies where two bands meet, highest first."""
+  return [float(low) for low, _ in config.band_edges_hz[:-1]]
+
+
+def _pair(real, fake):
+  real = np.asarray(real, np.float64).reshape(-1)
+  fake = np.asarray(fake, np.float64).reshape(-1)
+  if real.shape != fake.shape:
+    raise ValueError(f"real and fake audio differ in length: {real.shape[0]} "
+                     f"vs {fake.shape[0]} samples")
+  return real, fake
+
+
+def _per_band(values_fn, band_index: np.ndarray, n_bands: int) -> list:
+  """[values_fn(mask of band k) or None when band k is empty]."""
+  return [values_fn(band_index == k) if np.any(band_index == k) else None
+          for k in range(n_bands)]
+
+
+# ---------------------------------------------------------------------------
+# Distances
+# ---------------------------------------------------------------------------
+def mel_centres_hz(config: VocoderConfig) -> np.ndarray:
+  """Centre frequency in Hz of each Slaney mel channel `[n_mels]`."""
+  import librosa
+  return librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin,
+                                 fmax=config.mel_fmax, htk=False)[1:-1]
+
+
+def log_mel_l1(real: np.ndarray, fake: np.ndarray,
+               config: VocoderConfig) -> Distance:
+  """Mean |log-mel(real) - log-mel(fake)| (log10 units), overall and per
+  band of mel channels (by centre frequency)."""
+  from tfvocoder import dsp
+  real, fake = _pair(real, fake)
+  hop = config.hop_length
+  n = len(real) // hop * hop
+  mels = dsp.log_mel(np.stack([real[:n], fake[:n]]).astype(np.float32),
+                     config).numpy().astype(np.float64)
+  diff = np.abs(mels[0] - mels[1])                  # [frames, n_mels]
+  bands = band_of(mel_centres_hz(config), config)
+  return {"overall": float(diff.mean()),
+          "bands": _per_band(lambda m: float(diff[:, m].mean()), bands,
+                             config.n_bands)}
+
+
+def _sc(real_mag, fake_mag):
+  num = np.sqrt(np.sum((real_mag - fake_mag) ** 2))
+  den = np.sqrt(np.sum(real_mag ** 2))
+  return float(num / max(den, MAG_FLOOR))
+
+
+def _log_mag(real_mag, fake_mag):
+  return float(np.mean(np.abs(np.log(np.maximum(real_mag, MAG_FLOOR)) -
+                              np.log(np.maximum(fake_mag, MAG_FLOOR)))))
+
+
+def mr_stft(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
+            ffts: Sequence[int] = MRSTFT_FFTS) -> Distance:
+  """Multi-resolution STFT distance: spectral convergence + log magnitude.
+
+  Returns {"overall", "sc", "log_mag", "bands", "bands_sc",
+  "bands_log_mag"}; "overall" = "sc" + "log_mag", each the mean over
+  `ffts` (hop n_fft / 4). A gain g gives sc = |1 - g|, log_mag = |ln g|.
+  """
+  real, fake = _pair(real, fake)
+  sc, lm = [], []
+  band_sc, band_lm = [], []
+  for n_fft in ffts:
+    r, f = np.abs(stft(real, n_fft)), np.abs(stft(fake, n_fft))
+    if not len(r):
+      raise ValueError(f"audio of {len(real)} samples is shorter than the "
+                       f"{n_fft}-sample STFT window")
+    sc.append(_sc(r, f))
+    lm.append(_log_mag(r, f))
+    bands = band_of(bin_frequencies(n_fft, config.sample_rate), config)
+    band_sc.append(_per_band(lambda m: _sc(r[:, m], f[:, m]), bands,
+                             config.n_bands))
+    band_lm.append(_per_band(lambda m: _log_mag(r[:, m], f[:, m]), bands,
+                             config.n_bands))
+
+  def mean_over_ffts(rows):
+    out = []
+    for k in range(config.n_bands):
+      values = [row[k] for row in rows if row[k] is not None]
+      out.append(float(np.mean(values)) if values else None)
+    return out
+  bsc, blm = mean_over_ffts(band_sc), mean_over_ffts(band_lm)
+  return {"overall": float(np.mean(sc) + np.mean(lm)),
+          "sc": float(np.mean(sc)), "log_mag": float(np.mean(lm)),
+          "bands": [None if a is None else a + b for a, b in zip(bsc, blm)],
+          "bands_sc": bsc, "bands_log_mag": blm}
+
+
+def lsd_db(real: np.ndarray, fake: np.ndarray,
+           config: VocoderConfig) -> Distance:
+  """Log-spectral distance in dB at n_fft = `config.n_fft`, hop =
+  `config.hop_length`: mean over frames of the RMS over bins of
+  20 log10(S_r / S_f); per band over that band's bins."""
+  real, fake = _pair(real, fake)
+  r = np.maximum(np.abs(stft(real, config.n_fft, config.hop_length)),
+                 MAG_FLOOR)
+  f = np.maximum(np.abs(stft(fake, config.n_fft, config.hop_length)),
+                 MAG_FLOOR)
+  if not len(r):
+    raise ValueError(f"audio of {len(real)} samples is shorter than n_fft="
+                     f"{config.n_fft}")
+  db2 = (20.0 * np.log10(r / f)) ** 2                   # [frames, bins]
+  bands = band_of(bin_frequencies(config.n_fft, config.sample_rate), config)
+  return {"overall": float(np.mean(np.sqrt(db2.mean(axis=1)))),
+          "bands": _per_band(
+              lambda m: float(np.mean(np.sqrt(db2[:, m].mean(axis=1)))),
+              bands, config.n_bands)}
+
+
+def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
+                    n_fft: int = PHASE_FFT,
+                    edge_hz: float = PHASE_EDGE_HZ) -> Distance:
+  """Cross-band phase coherence: group-delay error at band edges against
+  the same error just beside them.
+
+  With X = STFT (n_fft samples, hop n_fft / 4), the cross-bin phase
+  increment of bins k, k + 1 at frame t is D[t, k] = X[t, k+1] conj(X[t, k])
+  (its angle is minus the group delay times the bin spacing: it says *when*
+  the energy sits in the frame, not the absolute phase of a partial). The
+  error of a bin pair is the wrapped angle difference
+  e[t, k] = |angle(D_fake[t, k] conj(D_real[t, k]))| in [0, pi] radians
+  (pi / 2, the mean of a random phase, where the fake pair is silent),
+  averaged with the real pair's magnitude |D_real[t, k]|^(1/2) (geometric
+  mean of the two bins' |X|) as weight: the same weights for every system;
+  pairs more than 100 dB (`ENERGY_FLOOR`) below the loudest pair count as
+  silent, in either signal. With m the pair's
+  midpoint (k + 1/2) sample_rate / n_fft and e an internal band edge
+  (`internal_edges_hz`), the pair is in e's edge zone when |m - e| <=
+  `edge_hz`, and in e's flanks when `edge_hz` < |m - e| <= 3 `edge_hz`:
+  frequencies as hard to vocode as the edge, but inside one band.
+
+  Invariances: a constant phase offset of a partial, or a delay of a
+  stationary signal of bin-centred partials, changes nothing; a delay of d
+  samples of a lone click gives 2 pi d / n_fft everywhere. Bands generated
+  with inconsistent phase (e.g. one band's spectrum rotated by a constant
+  angle) raise the error of the pairs straddling their edges only.
+
+  Returns (radians) {"overall": "edge" - "flank", the excess phase
+  incoherence where bands meet,
+  "edge" / "flank": mean error over every edge zone / every flank,
+  "elsewhere": over every pair outside the edge zones (overall group-delay
+  fidelity), "edges": per internal edge (highest first) its edge zone's
+  error, "edges_excess": per edge, edge zone minus flanks, "edges_hz"}.
+  Zones without energy give None (and so does a difference using them).
+  The figures depend on the music too (partials near an edge), so read them
+  against Griffin-Lim's on the same examples: a vocoder without bands. (The
+  MelGAN upsampling ladder, x8 x8 x2 x2 from the frame rate, has its stage
+  rates and Nyquists at the same frequencies, so it is not neutral.)
+  """
+  real, fake = _pair(real, fake)
+  xr, xf = stft(real, n_fft), stft(fake, n_fft)
+  if not len(xr):
+    raise ValueError(f"audio of {len(real)} samples is shorter than the "
+                     f"{n_fft}-sample STFT window")
+  dr = xr[:, 1:] * np.conj(xr[:, :-1])
+  df = xf[:, 1:] * np.conj(xf[:, :-1])
+  weight = np.abs(dr)
+  weight[weight <= weight.max(initial=0.0) * ENERGY_FLOOR] = 0.0
+  weight = np.sqrt(weight)
+  silent = np.abs(df) <= np.abs(df).max(initial=0.0) * ENERGY_FLOOR
+  err = np.where(silent, np.pi / 2, np.abs(np.angle(df * np.conj(dr))))
+  mid = (np.arange(dr.shape[1]) + 0.5) * config.sample_rate / n_fft
+  edges = internal_edges_hz(config)
+  distance = [np.abs(mid - e) for e in edges]
+  near = [d <= edge_hz for d in distance]
+  flank = [(d > edge_hz) & (d <= 3 * edge_hz) for d in distance]
+  none = np.zeros_like(mid, bool)
+
+  def mean(mask):
+    w = weight[:, mask]
+    total = float(w.sum())
+    return float((w * err[:, mask]).sum() / total) if total > 0 else None
+
+  def minus(a, b):
+    return None if a is None or b is None else a - b
+  any_edge = np.any(near, axis=0) if near else none
+  edge = mean(any_edge)
+  flanks = mean(np.any(flank, axis=0) if flank else none)
+  return {"overall": minus(edge, flanks), "edge": edge, "flank": flanks,
+          "elsewhere": mean(~any_edge),
+          "edges": [mean(m) for m in near],
+          "edges_excess": [minus(mean(m), mean(f))
+                           for m, f in zip(near, flank)],
+          "edges_hz": edges}
+
+
+METRICS = {"log_mel_l1": log_mel_l1, "mr_stft": mr_stft, "lsd_db": lsd_db,
+           "phase_coherence": phase_coherence}
+
+
+def all_metrics(real: np.ndarray, fake: np.ndarray,
+                config: VocoderConfig) -> Dict[str, Distance]:
+  """{name: distance dict} of every metric in `METRICS`."""
+  return {name: fn(real, fake, config) for name, fn in METRICS.items()}
+
+
+def mean_metrics(per_example: Sequence[Dict[str, Distance]]
+                 ) -> Dict[str, Distance]:
+  """Element-wise mean over examples of `all_metrics` dicts (None where any
+  example has None; lists averaged per entry; `edges_hz` kept)."""
+  def combine(values):
+    first = values[0]
+    if isinstance(first, dict):
+      return {k: combine([v[k] for v in values]) for k in first}
+    if isinstance(first, list):
+      return [combine([v[i] for v in values]) for i in range(len(first))]
+    if any(v is None for v in values):
+      return None
+    return float(np.mean(values))
+  if not per_example:
+    raise ValueError("no examples to average")
+  return combine(list(per_example))
