@@ -1,0 +1,51 @@
+"""`python -m export --model_dir=DIR --output_dir=DIR`: see export/__init__.py.
+
+Exit status 0 on success; 1 with a one-line message naming the path for a
+missing/corrupt model dir or checkpoint, or a failed parity check.
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+flags.DEFINE_string("model_dir", None, "Training model dir: config.json and "
+                    "checkpoints.", required=True)
+flags.DEFINE_string("output_dir", None, "Where the export goes.",
+                    required=True)
+flags.DEFINE_list("formats", ["saved_model", "tflite"], "Comma list of "
+                  "saved_model, tflite.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint prefix (e.g. DIR/ckpt-12);"
+                    " default: the model dir's latest.")
+flags.DEFINE_integer("tflite_chunk_frames", 2 ** 8, "Mel frames per TFLite "
+                     "generator call (power of two).")
+flags.DEFINE_integer("tflite_merge_frames", 2 ** 8, "Frames per TFLite "
+                     "band-merge window, multiscale only (power of two).")
+flags.DEFINE_bool("polyphase", True, "TFLite: transposed convolutions as "
+                  "stride-1 convolutions + depth-to-space, reflection pads as "
+                  "slices (same outputs, faster under XNNPACK).")
+flags.DEFINE_integer("parity_frames", None, "Mel frames of the parity input "
+                     "(default: a few merge windows).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  from .exporter import ExportError, export_model
+  try:
+    report = export_model(FLAGS.model_dir, FLAGS.output_dir,
+                          formats=FLAGS.formats, checkpoint=FLAGS.checkpoint,
+                          chunk_frames=FLAGS.tflite_chunk_frames,
+                          merge_frames=FLAGS.tflite_merge_frames,
+                          parity_frames=FLAGS.parity_frames,
+                          polyphase=FLAGS.polyphase)
+  except (ExportError, ValueError) as e:
+    print(f"export: error: {e}", file=sys.stderr)
+    return 1
+  for name, entry in report["files"].items():
+    logging.info("%s: %d bytes", name, entry["bytes"])
+  print(f"exported {FLAGS.model_dir} -> {FLAGS.output_dir}")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

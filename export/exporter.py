@@ -1,0 +1,252 @@
+"""`export_model`: a training model dir -> SavedModel, TFLite files, report.
+
+Output dir layout:
+  saved_model/            serving SavedModel (+ a copy of export_config.json)
+  vocoder_fp32.tflite     builtin ops only, batch 1, fixed chunk sizes
+  vocoder_fp16.tflite     float16 weights
+  vocoder_int8.tflite     dynamic-range int8 weights
+  export_config.json      config, family, receptive field, chunk sizes
+  export_report.json      sizes, ops per TFLite file, parity figures
+Every file is written atomically (temp + rename).
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Dict, Optional, Sequence
+
+from absl import logging
+
+from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_write_bytes, atomic_write_text
+from tfvocoder.runtime import EXPORT_CONFIG
+
+from . import formulations, graphs, parity
+from . import tflite as tflite_lib
+
+FORMATS = ("saved_model", "tflite")
+REPORT = "export_report.json"
+CONFIG_FILE = "config.json"          # written by training in the model dir
+DEFAULT_CHUNK_FRAMES = 2 ** 8        # TFLite generator chunk, mel frames
+DEFAULT_MERGE_FRAMES = 2 ** 8        # TFLite smooth-merge window, frames
+
+
+class ExportError(RuntimeError):
+  """The model dir / checkpoint cannot be exported; the message names it."""
+
+
+def _one_line(error: BaseException) -> str:
+  text = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def load_config(model_dir: str) -> VocoderConfig:
+  """The `VocoderConfig` training saved as `model_dir/config.json`."""
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if not os.path.isdir(model_dir):
+    raise ExportError(f"{model_dir}: model dir does not exist")
+  if not os.path.isfile(path):
+    raise ExportError(f"{path}: missing; expected the VocoderConfig JSON "
+                      "that training writes into the model dir")
+  try:
+    with open(path) as f:
+      return VocoderConfig.from_json(f.read())
+  except (OSError, ValueError, TypeError) as e:
+    raise ExportError(f"{path}: not a valid VocoderConfig ({_one_line(e)})")
+
+
+def _checkpoint_tracked(model) -> int:
+  """How many of `model.weights` a `tf.train.Checkpoint` of it would hold."""
+  import keras
+  import tensorflow as tf
+  found = {id(v) for v in tf.train.TrackableView(model).descendants()
+           if isinstance(v, (tf.Variable, keras.Variable))}
+  return sum(id(w) in found for w in model.weights)
+
+
+def load_generator(model_dir: str, checkpoint: Optional[str] = None):
+  """(generator, config, checkpoint path) restored from a training model dir.
+
+  Uses `checkpoint` if given, else the latest checkpoint of `model_dir`.
+  Raises ExportError naming the path when there is none, when it cannot be
+  read, or when it holds no generator matching the config.
+  """
+  import tensorflow as tf
+  from tfvocoder.models import build_generator
+
+  config = load_config(model_dir)
+  if checkpoint is None:
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    if checkpoint is None:
+      raise ExportError(f"{model_dir}: no checkpoint found (expected a "
+                        "'checkpoint' file and ckpt-N.index / ckpt-N.data-* "
+                        "written by training); pass --checkpoint=PATH")
+  elif not tf.io.gfile.exists(checkpoint + ".index"):
+    raise ExportError(f"{checkpoint}: no such checkpoint ({checkpoint}.index "
+                      "missing)")
+  generator = build_generator(config)
+  tracked = _checkpoint_tracked(generator)
+  if tracked < len(generator.weights):
+    raise ExportError(
+        f"{checkpoint}: only {tracked} of {len(generator.weights)} weights of "
+        f"the {config.model} generator are reachable by tf.train.Checkpoint, "
+        "so no checkpoint can hold the others (Keras 3 does not checkpoint "
+        "layers kept in Python lists); the model must expose every sub-layer "
+        "as a tracked attribute")
+  try:
+    status = tf.train.Checkpoint(generator=generator).restore(checkpoint)
+    status.expect_partial().assert_existing_objects_matched()
+  except Exception as e:  # noqa: BLE001 -- corrupt files raise many kinds
+    raise ExportError(f"{checkpoint}: cannot restore the generator from this "
+                      f"checkpoint ({_one_line(e)})") from e
+  return generator, config, checkpoint
+
+
+def export_config(generator, config: VocoderConfig, chunk_frames: int,
+                  merge_frames: int, checkpoint: str) -> Dict:
+  """What travels with the export (see tfvocoder.runtime)."""
+  return {
+      "format_version": 1,
+      "model": config.model,
+      "target_key": generator.target_key,
+      "receptive_field_frames": int(generator.receptive_field_frames),
+      "sample_rate": config.sample_rate,
+      "hop_length": config.hop_length,
+      "n_mels": config.n_mels,
+      "checkpoint": os.path.basename(checkpoint),
+      "tflite": {"chunk_frames": chunk_frames,
+                 "merge_frames": merge_frames if generator.target_key ==
+                 "bands" else None},
+      "config": config.to_dict(),
+  }
+
+
+def _publish(path: str) -> None:
+  """Readable by others, as a plain write would leave it (temp files and
+  dirs are created private)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  if os.path.isdir(path):
+    for root, dirs, names in os.walk(path):
+      os.chmod(root, 0o777 & ~umask)
+      for name in names:
+        os.chmod(os.path.join(root, name), 0o666 & ~umask)
+  else:
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _dir_bytes(path: str) -> int:
+  return sum(os.path.getsize(os.path.join(root, name))
+             for root, _, names in os.walk(path) for name in names)
+
+
+def _write_saved_model(generator, config, output_dir, config_text) -> Dict:
+  final = os.path.join(output_dir, "saved_model")
+  staging = tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir)
+  try:
+    variables = graphs.save(generator, config, staging)
+    with open(os.path.join(staging, EXPORT_CONFIG), "w") as f:
+      f.write(config_text)
+    _publish(staging)
+    if os.path.exists(final):
+      shutil.rmtree(final)
+    os.replace(staging, final)
+  finally:
+    if os.path.exists(staging):
+      shutil.rmtree(staging)
+  return {"bytes": _dir_bytes(final), "variables": len(variables),
+          "variable_names": variables,
+          "signatures": list(graphs.SIGNATURES[generator.target_key])}
+
+
+def _write_tflite(generator, config, output_dir, chunk_frames, merge_frames
+                  ) -> Dict:
+  functions = graphs.tflite_functions(generator, config, chunk_frames,
+                                      merge_frames)
+  trackable = graphs.tracking_root(functions)
+  files = {}
+  for variant, result in tflite_lib.convert_all(functions, trackable).items():
+    name = f"vocoder_{variant}.tflite"
+    atomic_write_bytes(os.path.join(output_dir, name), result["model"])
+    _publish(os.path.join(output_dir, name))
+    files[name] = {"bytes": len(result["model"]), "ops": result["ops"],
+                   "signatures": list(graphs.SIGNATURES[generator.target_key]),
+                   "convert_seconds": result["convert_seconds"]}
+  return files
+
+
+def export_model(model_dir: str, output_dir: str,
+                 formats: Sequence[str] = FORMATS,
+                 checkpoint: Optional[str] = None,
+                 chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                 merge_frames: int = DEFAULT_MERGE_FRAMES,
+                 parity_frames: Optional[int] = None,
+                 check_parity: bool = True, polyphase: bool = True) -> Dict:
+  """Exports a trained generator; returns the report (also written as JSON).
+
+  Args:
+    model_dir: training model dir (config.json + checkpoints).
+    output_dir: created if missing; existing export files are replaced.
+    formats: subset of ("saved_model", "tflite").
+    checkpoint: a checkpoint prefix (e.g. DIR/ckpt-12); default the latest.
+    chunk_frames, merge_frames: the TFLite files' fixed chunk sizes (frames
+      per generator call / per merge window); powers of two.
+    parity_frames: mel frames of the parity input (default: long enough to
+      stream over several TFLite merge windows).
+    check_parity: measure (and enforce) parity with the Keras generator.
+    polyphase: TFLite files get the `formulations` rewrites (same outputs):
+      transposed convolutions in polyphase form (CONV_2D instead of
+      TRANSPOSE_CONV, about 1.7x faster for the multiscale model under
+      XNNPACK) and reflection padding as slices (about 1.4x for MelGAN).
+  Raises:
+    ExportError: bad model dir / checkpoint, or a parity check below its
+      limit (the files and the report are written first).
+  """
+  unknown = sorted(set(formats) - set(FORMATS))
+  if unknown or not formats:
+    raise ExportError(f"--formats: unknown {unknown or 'empty'}; expected a "
+                      f"subset of {FORMATS}")
+  generator, config, checkpoint = load_generator(model_dir, checkpoint)
+  os.makedirs(output_dir, exist_ok=True)
+  info = export_config(generator, config, chunk_frames, merge_frames,
+                       checkpoint)
+  config_text = json.dumps(info, indent=2, sort_keys=True)
+  report = {"model": config.model, "checkpoint": info["checkpoint"],
+            "receptive_field_frames": info["receptive_field_frames"],
+            "tflite_chunk_frames": chunk_frames,
+            "tflite_merge_frames": info["tflite"]["merge_frames"],
+            "cost": parity.cost(generator, config, chunk_frames), "files": {}}
+  report["formulations"] = (["tflite: polyphase_transposed_conv",
+                             "tflite: reflect_pad_as_slices"]
+                            if polyphase else [])
+  with contextlib.ExitStack() as stack:
+    plain = stack.enter_context(graphs.folded_weight_norm(generator))
+    if "saved_model" in formats:
+      report["files"]["saved_model"] = _write_saved_model(
+          generator, config, output_dir, config_text)
+      logging.info("wrote %s/saved_model", output_dir)
+    if polyphase:        # TFLite only: TF runs both forms equally fast
+      stack.enter_context(
+          formulations.polyphase_transposed_convs(generator, plain))
+      stack.enter_context(formulations.reflect_pads_as_slices(generator))
+    if "tflite" in formats:
+      report["files"].update(_write_tflite(generator, config, output_dir,
+                                           chunk_frames, merge_frames))
+      logging.info("wrote %s/vocoder_{fp32,fp16,int8}.tflite", output_dir)
+  atomic_write_text(os.path.join(output_dir, EXPORT_CONFIG), config_text)
+  _publish(os.path.join(output_dir, EXPORT_CONFIG))
+  if check_parity:
+    report["parity"] = parity.measure(
+        generator, config, output_dir, formats, chunk_frames,
+        info["tflite"]["merge_frames"], parity_frames)
+  atomic_write_text(os.path.join(output_dir, REPORT),
+                    json.dumps(report, indent=2, sort_keys=True))
+  _publish(os.path.join(output_dir, REPORT))
+  failed = [name for name, p in report.get("parity", {}).items()
+            if not p.get("ok", True)]
+  if failed:
+    raise ExportError(f"{output_dir}: parity below the limit for {failed}; "
+                      f"see {os.path.join(output_dir, REPORT)}")
+  return report

@@ -1,0 +1,126 @@
+"""Parity of the exported files with the Keras generator, and model cost.
+
+The reference is always the restored Keras generator's `generate_audio` on
+the same mel (weight normalisation not folded), on a log-mel of the
+built-in seeded synthetic music:
+
+  saved_model         one-shot, max abs difference (<= 1e-5), also for a
+                      batch of 2 of another length (dynamic batch / frames)
+  saved_model_stream  `Vocoder` over the SavedModel, SNR (>= 40 dB)
+  tflite_<variant>    one fixed chunk through `serving_default` (chunk SNR)
+                      and the whole mel streamed by `Vocoder` (stream SNR,
+                      plus the max abs difference at block boundaries and
+                      elsewhere); limits fp32 40 dB, fp16 30 dB, int8 none
+"""
+
+import os
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from tfvocoder import dsp, dsp_tflite
+from tfvocoder.config import VocoderConfig
+
+SAVED_MODEL_MAX_ABS = 1e-5
+STREAM_SNR_DB = 40.0
+TFLITE_SNR_DB = {"fp32": 40.0, "fp16": 30.0, "int8": None}
+INT8_WARN_DB = 20.0
+
+
+def snr_db(reference, estimate) -> float:
+  """10 log10(|reference|^2 / |reference - estimate|^2), dB."""
+  reference = np.asarray(reference, np.float64).reshape(-1)
+  error = reference - np.asarray(estimate, np.float64).reshape(-1)
+  return float(10 * np.log10(np.sum(reference ** 2)
+                             / max(np.sum(error ** 2), 1e-30)))
+
+
+def boundary_errors(reference, estimate, boundaries: Sequence[int],
+                    hop: int) -> Dict[str, float]:
+  """Max abs difference within one frame of each boundary, and elsewhere."""
+  error = np.abs(np.asarray(reference) - np.asarray(estimate))
+  near = np.zeros(len(error), bool)
+  for frame in boundaries:
+    near[max(frame * hop - hop, 0):frame * hop + hop] = True
+  return {"boundary_max_abs_diff": float(error[near].max()) if near.any()
+          else 0.0,
+          "other_max_abs_diff": float(error[~near].max())}
+
+
+def parity_mel(config: VocoderConfig, frames: int, seed: int = 0) -> np.ndarray:
+  """`[frames, n_mels]` float32 log-mel of seeded synthetic music."""
+  from tfvocoder.data import synthetic
+  samples = frames * config.hop_length
+  audio = synthetic.generate_music(samples / config.sample_rate + 0.1,
+                                   config.sample_rate, seed=seed)[:samples]
+  return dsp.log_mel(audio[None], config).numpy()[0]
+
+
+def cost(generator, config: VocoderConfig, chunk_frames: int) -> Dict:
+  """Multiply-adds per audio second of the generator and of the merge."""
+  frames_per_second = config.sample_rate / config.hop_length
+  out = {"generator_macs_per_second":
+         float(generator.multiply_adds_per_frame() * frames_per_second)}
+  if generator.target_key == "bands":
+    out["merge_macs_per_second_per_chunk"] = dsp_tflite.merge_macs_per_second(
+        chunk_frames * config.hop_length, config)
+  return out
+
+
+def measure(generator, config: VocoderConfig, output_dir: str,
+            formats: Sequence[str], chunk_frames: int,
+            merge_frames: Optional[int], frames: Optional[int] = None
+            ) -> Dict[str, Dict]:
+  """Parity figures of every written file (see the module docstring).
+
+  `merge_frames` is None for generators without bands; `frames` defaults to
+  enough to stream over several chunks and merge windows.
+  """
+  import tensorflow as tf
+  from absl import logging
+  from tfvocoder.inference import Vocoder
+
+  frames = frames or 2 * max(merge_frames or 0, chunk_frames) + chunk_frames
+  mel = parity_mel(config, frames)
+  reference = generator.generate_audio(mel[None]).numpy()[0]
+  results = {}
+  if "saved_model" in formats:
+    path = os.path.join(output_dir, "saved_model")
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    diff = np.abs(serve(mel=tf.constant(mel[None]))["audio"].numpy()[0]
+                  - reference).max()
+    short = frames // 3
+    batch = np.stack([mel[:short], mel[short:2 * short]])
+    diff2 = np.abs(serve(mel=tf.constant(batch))["audio"].numpy()
+                   - generator.generate_audio(batch).numpy()).max()
+    worst = float(max(diff, diff2))
+    results["saved_model"] = {"max_abs_diff": worst,
+                              "limit": SAVED_MODEL_MAX_ABS,
+                              "ok": worst <= SAVED_MODEL_MAX_ABS}
+    vocoder = Vocoder(path, chunk_frames=chunk_frames,
+                      merge_frames=merge_frames)
+    snr = snr_db(reference, vocoder.vocode(mel))
+    results["saved_model_stream"] = {"snr_db": snr, "limit_db": STREAM_SNR_DB,
+                                     "frames": frames,
+                                     "ok": snr >= STREAM_SNR_DB}
+  if "tflite" in formats:
+    chunk = mel[:chunk_frames]
+    chunk_reference = generator.generate_audio(chunk[None]).numpy()[0]
+    for variant, limit in TFLITE_SNR_DB.items():
+      vocoder = Vocoder(os.path.join(output_dir, f"vocoder_{variant}.tflite"))
+      streamed = vocoder.vocode(mel)
+      entry = {"chunk_snr_db": snr_db(chunk_reference, vocoder.one_shot(chunk)),
+               "stream_snr_db": snr_db(reference, streamed),
+               "limit_db": limit, "frames": frames}
+      entry.update(boundary_errors(reference, streamed,
+                                   vocoder.block_boundaries(frames),
+                                   config.hop_length))
+      worst = min(entry["chunk_snr_db"], entry["stream_snr_db"])
+      entry["ok"] = limit is None or worst >= limit
+      if variant == "int8" and worst < INT8_WARN_DB:
+        logging.warning("int8 TFLite SNR %.1f dB < %.0f dB: dynamic-range "
+                        "quantisation adds audible noise", worst, INT8_WARN_DB)
+      results[f"tflite_{variant}"] = entry
+  for name, entry in results.items():
+    logging.info("parity %s: %s", name, entry)
+  return results

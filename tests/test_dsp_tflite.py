@@ -1,0 +1,213 @@
+"""The builtin-op band merge equals `dsp.merge_bands` and converts to TFLite."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import load_music
+from tfvocoder import dsp, dsp_tflite
+from tfvocoder.config import VocoderConfig
+
+
+def snr_db(reference, estimate):
+  reference = np.asarray(reference, np.float64)
+  error = reference - np.asarray(estimate, np.float64)
+  return 10 * np.log10(np.sum(reference ** 2) / max(np.sum(error ** 2), 1e-30))
+
+
+def random_bands(config, num_samples, batch=2, seed=0):
+  """White-noise bands: energy at every bin, band edges included."""
+  rng = np.random.default_rng(seed)
+  return [rng.standard_normal((batch, num_samples // 2 ** k)).astype(np.float32)
+          for k in range(config.n_bands)]
+
+
+def test_irfft_builtin_matches_numpy():
+  rng = np.random.default_rng(1)
+  for n in (16, 64, 1000):
+    spectrum = (rng.standard_normal((3, n // 2 + 1))
+                + 1j * rng.standard_normal((3, n // 2 + 1)))
+    spectrum[:, 0] = spectrum[:, 0].real      # a real signal's DC and Nyquist
+    spectrum[:, -1] = spectrum[:, -1].real
+    expected = np.fft.irfft(spectrum, n)
+    got = dsp_tflite.irfft_builtin(
+        tf.constant(spectrum.real, tf.float32),
+        tf.constant(spectrum.imag, tf.float32)).numpy()
+    assert got.shape == (3, n)
+    assert snr_db(expected, got) > 100
+
+
+def test_merge_matches_fft_merge_on_real_music():
+  config = VocoderConfig()
+  audio, _ = load_music(config.sample_rate, seconds=3.0, seed=1)
+  n = len(audio) // config.window * config.window
+  bands = dsp.split_bands(audio[None, :n], config)
+  expected = dsp.merge_bands(bands, config).numpy()
+  got = dsp_tflite.merge_bands_builtin(bands, config).numpy()
+  assert got.shape == (1, n)
+  assert snr_db(expected, got) >= 40
+  assert snr_db(expected, got) > 100        # same math, float rounding only
+  assert snr_db(audio[:n], got[0]) > 100    # perfect reconstruction kept
+
+
+@pytest.mark.parametrize("frames", [32, 40])
+def test_merge_matches_fft_merge_on_random_bands(frames):
+  config = VocoderConfig()
+  bands = random_bands(config, frames * config.hop_length)
+  expected = dsp.merge_bands(bands, config).numpy()
+  got = dsp_tflite.merge_bands_builtin(bands, config).numpy()
+  assert snr_db(expected, got) > 100
+
+
+def test_merge_with_dynamic_lengths():
+  config = VocoderConfig()
+  spec = [tf.TensorSpec([None, None], tf.float32)] * config.n_bands
+  merge = tf.function(lambda *b: dsp_tflite.merge_bands_builtin(b, config),
+                      input_signature=spec)
+  for frames in (8, 24):
+    bands = random_bands(config, frames * config.hop_length, seed=frames)
+    assert snr_db(dsp.merge_bands(bands, config), merge(*bands)) > 100
+
+
+def test_bad_band_lengths_are_rejected():
+  config = VocoderConfig()
+  bands = random_bands(config, 4 * config.hop_length)
+  with pytest.raises(ValueError, match="expects 5 bands"):
+    dsp_tflite.merge_bands_builtin(bands[:4], config)
+  bands[2] = bands[2][:, :-2]
+  with pytest.raises(ValueError, match="band 2"):
+    dsp_tflite.merge_bands_builtin(bands, config)
+  with pytest.raises(ValueError, match="power of two"):
+    dsp_tflite.check_tflite_length(3 * config.hop_length, config)
+  dsp_tflite.check_tflite_length(4 * config.hop_length, config)
+
+
+def test_converts_to_builtin_tflite_and_agrees():
+  from ai_edge_litert.interpreter import Interpreter
+  from tfvocoder.runtime import tflite_op_names
+
+  config = VocoderConfig()
+  n = 16 * config.hop_length
+  dsp_tflite.check_tflite_length(n, config)
+  spec = [tf.TensorSpec([1, n // 2 ** k], tf.float32, name=f"band_{k}")
+          for k in range(config.n_bands)]
+  module = tf.Module()
+  module.merge = tf.function(
+      lambda *b: {"audio": dsp_tflite.merge_bands_builtin(b, config)},
+      input_signature=spec)
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [module.merge.get_concrete_function()], module)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  model = converter.convert()
+
+  ops = tflite_op_names(model)
+  assert "RFFT2D" in ops
+  assert not [op for op in ops if op.startswith("CUSTOM")]
+
+  interpreter = Interpreter(model_content=model, num_threads=1)
+  runner = interpreter.get_signature_runner()
+  audio, _ = load_music(config.sample_rate, seconds=1.0, seed=2)
+  for bands in (dsp.split_bands(audio[None, :n], config),
+                random_bands(config, n, batch=1, seed=3)):
+    bands = [np.asarray(b) for b in bands]
+    got = runner(**{f"band_{k}": b for k, b in enumerate(bands)})["audio"]
+    assert snr_db(dsp.merge_bands(bands, config), got) >= 40
+
+
+def test_merge_cost_is_small():
+  config = VocoderConfig()
+  macs = dsp_tflite.merge_macs_per_second(2 ** 7 * config.hop_length, config)
+  # A few MMAC per audio second, three orders below the generators.
+  assert 1e5 < macs < 2e7
+
+
+def test_flex_ops_are_detected():
+  """The builtin-only check can fail: irfft needs a Flex op."""
+  from tfvocoder.runtime import tflite_op_names
+  module = tf.Module()
+  module.inverse = tf.function(
+      lambda x: {"y": tf.signal.irfft(tf.complex(x, x))},
+      input_signature=[tf.TensorSpec([1, 33], tf.float32, name="x")])
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [module.inverse.get_concrete_function()], module)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                         tf.lite.OpsSet.SELECT_TF_OPS]
+  ops = tflite_op_names(converter.convert())
+  assert any(op.startswith("CUSTOM:Flex") for op in ops), ops
+
+
+# --- smooth merge + band-edge correction = the FFT merge ---------------------
+def _global_smooth_plus_edges(bands, config):
+  from tfvocoder.band_edges import EdgeCorrection
+  frames = bands[0].shape[-1] // config.hop_length
+  smooth = dsp_tflite.merge_bands_smooth(bands, config).numpy()[0]
+  edges = EdgeCorrection(config, frames)
+  edges.feed_periodic([np.asarray(b)[0] for b in bands])
+  return smooth, edges.correction(0, frames)
+
+
+@pytest.mark.parametrize("frames", [37, 333])
+def test_smooth_merge_plus_edge_correction_is_the_fft_merge(frames):
+  config = VocoderConfig()
+  n = frames * config.hop_length
+  audio, _ = load_music(config.sample_rate, seconds=n / config.sample_rate + 1,
+                        seed=4)
+  for bands in (random_bands(config, n, batch=1, seed=frames),
+                dsp.split_bands(audio[None, :n], config)):
+    expected = dsp.merge_bands(bands, config).numpy()[0]
+    smooth, correction = _global_smooth_plus_edges(bands, config)
+    assert snr_db(expected, smooth + correction) >= 80
+
+
+def test_smooth_merge_alone_differs_near_edges_only():
+  config = VocoderConfig()
+  bands = random_bands(config, 200 * config.hop_length, batch=1, seed=9)
+  expected = dsp.merge_bands(bands, config).numpy()[0]
+  smooth, correction = _global_smooth_plus_edges(bands, config)
+  assert snr_db(expected, smooth) < 40          # the edges matter here
+  error = np.abs(np.fft.rfft(expected - smooth))
+  freqs = np.fft.rfftfreq(len(expected), 1 / config.sample_rate)
+  edges = [e for low, high in config.band_edges_hz for e in (low, high)
+           if 0 < e < config.sample_rate / 2]
+  near = np.min(np.abs(freqs[:, None] - np.array(edges)[None]), axis=1) <= (
+      dsp_tflite.EDGE_TRANSITION_HZ + 1)
+  assert error[~near].max() < 1e-3 * error[near].max()
+
+
+def test_edge_correction_streams_in_any_blocks():
+  from tfvocoder.band_edges import EdgeCorrection
+  config = VocoderConfig()
+  frames = 300
+  bands = [b[0] for b in random_bands(config, frames * config.hop_length,
+                                      batch=1, seed=5)]
+  whole = EdgeCorrection(config, frames)
+  whole.feed_periodic(bands)
+  streamed = EdgeCorrection(config, frames)
+  context = streamed.context_frames
+  hops = config.band_hops
+  streamed.prime([b[(frames - context) * h:] for b, h in zip(bands, hops)])
+  cuts = [0, 1, 2, 50, 51, 177, frames]
+  for a, b in zip(cuts, cuts[1:]):
+    streamed.feed([x[a * h:b * h] for x, h in zip(bands, hops)])
+  streamed.finish([b[:context * h] for b, h in zip(bands, hops)])
+  expected = whole.correction(0, frames)
+  got = np.concatenate([streamed.correction(a, b)
+                        for a, b in zip(cuts, cuts[1:])])
+  assert np.abs(got - expected).max() <= 1e-6 * np.abs(expected).max()
+
+
+def test_smooth_merge_is_local():
+  """Windows with 32 frames of context reproduce the global smooth merge."""
+  config = VocoderConfig()
+  frames, core, context = 240, 48, 32
+  hop = config.hop_length
+  bands = random_bands(config, frames * hop, batch=1, seed=6)
+  expected = dsp_tflite.merge_bands_smooth(bands, config).numpy()[0]
+  out = []
+  for p in range(0, frames, core):
+    index = np.arange(p - context, p + core + context) % frames
+    window = [np.concatenate([b[:, f * h:(f + 1) * h] for f in index], 1)
+              for b, h in zip(bands, config.band_hops)]
+    merged = dsp_tflite.merge_bands_smooth(window, config).numpy()[0]
+    out.append(merged[context * hop:(context + core) * hop])
+  assert snr_db(expected, np.concatenate(out)) >= 70

@@ -1,0 +1,171 @@
+"""Streaming `Vocoder`: chunked output equals one-shot Keras generation."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tfvocoder.inference import Vocoder, plan_chunks
+from tfvocoder.runtime import ModelLoadError
+from vocoder_models import exported, music_mel, snr_db
+
+
+def check_no_clicks(reference, streamed, vocoder, frames):
+  """Max abs error within one frame of every block boundary is no larger
+  than anywhere else."""
+  hop = vocoder.config.hop_length
+  error = np.abs(reference - streamed)
+  near = np.zeros(len(error), bool)
+  boundaries = vocoder.block_boundaries(frames)
+  assert boundaries, "expected several blocks"
+  for frame in boundaries:
+    near[(frame - 1) * hop:(frame + 1) * hop] = True
+  assert error[near].max() <= error[~near].max()
+
+
+@pytest.mark.parametrize("total,size,context,first,last", [
+    (1000, 64, 5, 0, None), (1000, 64, 5, 300, 700), (130, 64, 8, 0, None),
+    (64, 64, 8, 0, None), (20, 64, 8, 0, None), (1000, 17, 8, 0, 3),
+    (977, 100, 30, 970, 977)])
+def test_plan_chunks_tiles_with_context(total, size, context, first, last):
+  last = total if last is None else last
+  chunks = plan_chunks(total, size, context, first, last)
+  assert chunks[0].keep_start == first and chunks[-1].keep_stop == last
+  for a, b in zip(chunks, chunks[1:]):
+    assert a.keep_stop == b.keep_start            # contiguous, no overlap
+  for c in chunks:
+    assert c.stop - c.start == size and c.start >= 0
+    assert c.start <= c.keep_start < c.keep_stop <= min(c.stop, total)
+    # Enough context on each side, or the chunk edge is the input's edge.
+    assert c.keep_start - c.start >= context or c.start == 0
+    assert c.stop - c.keep_stop >= context or c.stop >= total
+
+
+def test_plan_chunks_rejects_chunks_without_room():
+  with pytest.raises(ValueError, match="leaves nothing"):
+    plan_chunks(1000, 16, 8)
+
+
+@pytest.mark.parametrize("fmt", ["vocoder_fp32.tflite", "saved_model"])
+def test_melgan_stream_equals_one_shot(tmp_path_factory, fmt):
+  out_dir, _, generator, config = exported(tmp_path_factory, "melgan")
+  vocoder = Vocoder(os.path.join(out_dir, fmt), chunk_frames=None if "tflite"
+                    in fmt else 48)
+  frames = 300
+  mel = music_mel(config, frames, seed=1)
+  reference = generator.generate_audio(mel[None]).numpy()[0]
+  streamed = vocoder.vocode(mel)
+  assert streamed.shape == reference.shape
+  assert snr_db(reference, streamed) >= 40
+  check_no_clicks(reference, streamed, vocoder, frames)
+
+
+@pytest.mark.parametrize("fmt,frames", [
+    ("vocoder_fp32.tflite", 700),    # head / tail wrap + sliding buffer
+    ("vocoder_fp32.tflite", 100),    # shorter than a merge window
+    ("saved_model", 700)])
+def test_multiscale_stream_equals_one_shot(tmp_path_factory, fmt, frames):
+  out_dir, _, generator, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, fmt))
+  mel = music_mel(config, frames, seed=2)
+  reference = generator.generate_audio(mel[None]).numpy()[0]
+  progress = []
+  streamed = vocoder.vocode(mel, progress=lambda d, t: progress.append((d, t)))
+  assert streamed.shape == reference.shape
+  assert snr_db(reference, streamed) >= 40
+  check_no_clicks(reference, streamed, vocoder, frames)
+  assert progress[-1] == (frames, frames)
+  assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+
+
+def test_short_savedmodel_input_is_exact_one_shot(tmp_path_factory):
+  out_dir, _, generator, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, "saved_model"))
+  mel = music_mel(config, 40, seed=3)
+  reference = generator.generate_audio(mel[None]).numpy()[0]
+  assert np.abs(vocoder.vocode(mel) - reference).max() <= 1e-5
+
+
+def test_bad_inputs_and_models(tmp_path_factory, tmp_path):
+  out_dir, _, _, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, "vocoder_fp32.tflite"))
+  with pytest.raises(ValueError, match=r"\[frames, 32\]"):
+    vocoder.vocode(np.zeros((100, 31), np.float32))
+  with pytest.raises(ValueError, match=r"\[frames, 32\]"):
+    vocoder.vocode(np.zeros((100,), np.float32))
+  mel = np.zeros((100, config.n_mels), np.float32)
+  mel[50, 3] = np.nan
+  with pytest.raises(ValueError, match="NaN"):
+    vocoder.vocode(mel)
+  with pytest.raises(ValueError, match="exactly 64 frames"):
+    vocoder.one_shot(np.zeros((63, config.n_mels), np.float32))
+  with pytest.raises(ValueError, match="fixed chunk_frames"):
+    Vocoder(os.path.join(out_dir, "vocoder_fp32.tflite"), chunk_frames=32)
+  missing = str(tmp_path / "nothing.tflite")
+  with pytest.raises(ModelLoadError, match="nothing.tflite: no such model"):
+    Vocoder(missing)
+  lonely = tmp_path / "lonely.tflite"
+  lonely.write_bytes(b"not a model")
+  with pytest.raises(ModelLoadError, match="export_config.json"):
+    Vocoder(str(lonely))
+  (tmp_path / "export_config.json").write_text(
+      open(os.path.join(out_dir, "export_config.json")).read())
+  with pytest.raises(ModelLoadError, match="lonely.tflite: not a loadable"):
+    Vocoder(str(lonely))
+
+
+_RSS_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    import numpy as np
+    from tfvocoder.inference import Vocoder
+    model, mel_path = sys.argv[1], sys.argv[2]
+    mel = np.load(mel_path, mmap_mode="r")
+    vocoder = Vocoder(model)
+    samples = 0
+    for block in vocoder.stream(mel):
+      samples += len(block)
+    print(json.dumps({"samples": samples, "peak_rss_kb":
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+""")
+
+
+def test_memory_is_flat_in_length(tmp_path_factory, tmp_path):
+  out_dir, _, _, config = exported(tmp_path_factory, "multiscale")
+  model = os.path.join(out_dir, "vocoder_fp32.tflite")
+  base = music_mel(config, 400, seed=4)
+  frames_per_minute = int(60 * config.sample_rate / config.hop_length)
+  peaks = {}
+  for minutes in (1, 10):
+    frames = minutes * frames_per_minute
+    path = str(tmp_path / f"mel_{minutes}.npy")
+    np.save(path, np.resize(base, (frames, config.n_mels)))
+    run = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, model, path],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["samples"] == frames * config.hop_length
+    peaks[minutes] = result["peak_rss_kb"]
+  assert peaks[10] <= 1.5 * peaks[1], peaks
+
+
+def test_live_mode_is_the_smooth_merge_with_bounded_latency(tmp_path_factory):
+  from tfvocoder import dsp_tflite
+  out_dir, _, generator, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, "vocoder_fp32.tflite"), live=True)
+  assert vocoder.latency_frames == (vocoder.receptive_field_frames
+                                    + vocoder.merge_context_frames)
+  frames, pad = 700, vocoder.merge_frames
+  mel = music_mel(config, frames, seed=10)
+  bands = [b.numpy() for b in generator(mel[None])]
+  # Oracle: the smooth merge of the bands with silence around them.
+  padded = [np.pad(b, [[0, 0], [pad * h, pad * h]])
+            for b, h in zip(bands, config.band_hops)]
+  hop = config.hop_length
+  expected = dsp_tflite.merge_bands_smooth(padded, config).numpy()[0][
+      pad * hop:(pad + frames) * hop]
+  assert snr_db(expected, vocoder.vocode(mel)) >= 60
+  assert Vocoder(os.path.join(out_dir, "saved_model")).latency_frames is None

@@ -1,0 +1,122 @@
+"""Test helpers for export / inference / vocode: tiny models and exports.
+
+A freshly initialised generator (weights ~ N(0, 0.02)) is nearly silent:
+the tiny MelGAN's output is ~1e-20, where denormal flushing (XNNPACK,
+oneDNN) decides the result. `healthy_generator` re-draws every convolution
+kernel with He scaling (std sqrt(2 / fan_in)), like a briefly trained model,
+and sets the output level (multiscale bands RMS 0.1, MelGAN about 0.3
+before its tanh): same architecture, audible unsaturated output.
+
+Exports are made once per test session (`exported`), from a model dir
+written the way training writes it (config.json + CheckpointManager).
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvocoder.config import tiny_config
+from tfvocoder.layers import WeightNormalization
+
+# The TFLite chunk sizes used by the test exports (frames; powers of two).
+CHUNK_FRAMES = 64
+MERGE_FRAMES = 2 ** 7
+
+_EXPORTS = {}
+
+
+def import_export():
+  """The export package: installed as tfvocoder.export, or the checkout's."""
+  try:
+    from tfvocoder import export
+  except ImportError:
+    import export
+  return export
+
+
+def healthy_generator(config, seed: int = 0):
+  """`build_generator(config)` with He-scaled kernels (see module doc)."""
+  from tfvocoder.models import build_generator
+  keras.utils.set_random_seed(seed)
+  generator = build_generator(config)
+  rng = np.random.default_rng(seed)
+  layers = generator._flatten_layers()  # pylint: disable=protected-access
+  for layer in layers:
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv1DTranspose)):
+      kernel = layer.kernel
+      k, a, b = kernel.shape
+      if isinstance(layer, keras.layers.Conv1DTranspose):
+        fan_in = k / layer.strides[0] * b      # kernel [k, out, in]
+      else:
+        fan_in = k * a                         # kernel [k, in / groups, out]
+      kernel.assign(rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
+                    .astype(np.float32))
+  for layer in layers:
+    if isinstance(layer, WeightNormalization):
+      layer.g.assign(np.asarray(layer._norm(layer.layer.kernel)).reshape(-1))  # pylint: disable=protected-access
+  mel = music_mel(config, 64, seed=seed)[None]
+  rms = lambda x: float(np.sqrt(np.mean(np.square(x))))
+  if generator.target_key == "bands":
+    # LeakyReLU is positively homogeneous: scaling a band's last upsampling
+    # layer scales the band. Bring each band to an RMS of 0.1.
+    for band, out in zip(generator.band_generators, generator(mel)):
+      last = band.upsample[-1]
+      scale = 0.1 / rms(out)
+      last.kernel.assign(last.kernel * scale)
+      last.bias.assign(last.bias * scale)
+  else:
+    # MelGAN: the output convolution's gain sets the level before tanh;
+    # measure it in tanh's linear range, then aim at an RMS of 0.3 (He
+    # scaling alone saturates tanh almost everywhere).
+    gain = generator.conv_out.g
+    gain.assign(gain * 1e-4)
+    gain.assign(gain * 0.3 / rms(generator.generate_audio(mel)))
+  return generator
+
+
+def write_model_dir(model_dir: str, config, generator) -> str:
+  """A model dir as training leaves it: config.json and a checkpoint."""
+  os.makedirs(model_dir, exist_ok=True)
+  checkpoint = tf.train.Checkpoint(generator=generator,
+                                   step=tf.Variable(1, dtype=tf.int64))
+  path = tf.train.CheckpointManager(checkpoint, model_dir, 2).save()
+  with open(os.path.join(model_dir, "config.json"), "w") as f:
+    f.write(config.to_json())
+  return path
+
+
+def exported(tmp_path_factory, model: str):
+  """(output_dir, report, generator, config): a tiny `model` exported once
+  per session with every format."""
+  if model not in _EXPORTS:
+    config = tiny_config(model=model)
+    generator = healthy_generator(config)
+    root = tmp_path_factory.mktemp(f"export_{model}")
+    model_dir = str(root / "model")
+    write_model_dir(model_dir, config, generator)
+    output_dir = str(root / "out")
+    report = import_export().export_model(
+        model_dir, output_dir, chunk_frames=CHUNK_FRAMES,
+        merge_frames=MERGE_FRAMES)
+    _EXPORTS[model] = (output_dir, report, generator, config)
+  return _EXPORTS[model]
+
+
+def snr_db(reference, estimate) -> float:
+  reference = np.asarray(reference, np.float64).reshape(-1)
+  error = reference - np.asarray(estimate, np.float64).reshape(-1)
+  return float(10 * np.log10(np.sum(reference ** 2)
+                             / max(np.sum(error ** 2), 1e-30)))
+
+
+def music_mel(config, frames: int, seed: int = 0) -> np.ndarray:
+  """`[frames, n_mels]` log-mel of real music (or the generated stand-in)."""
+  from conftest import load_music
+  from tfvocoder import dsp
+  samples = frames * config.hop_length
+  audio, _ = load_music(config.sample_rate,
+                        seconds=samples / config.sample_rate + 0.5, seed=seed)
+  audio = np.resize(audio, samples)          # repeats if the file is short
+  return dsp.log_mel(audio[None], config).numpy()[0]

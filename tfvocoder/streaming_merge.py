@@ -1,0 +1,184 @@
+"""The multiscale band merge, streamed so that it equals the one-shot merge.
+
+The one-shot merge (`dsp.merge_bands`) is a brick-wall FFT over the whole
+input. It is computed as two parts (see `tfvocoder.band_edges`):
+
+1. the smooth merge (`dsp_tflite.merge_bands_smooth`, the exported `merge`
+   signature), whose kernel is short: run on windows of `window` frames of
+   the periodic band sequence, keeping the central `core` frames of each;
+   windows past either end of the input wrap around, as the one-shot FFT
+   does (the first `window` and last `context` frames of bands are
+   computed first and kept);
+2. the edge part (`band_edges.EdgeCorrection`), accumulated while the bands
+   stream by and added block by block once the last frame has been seen.
+
+So exact output needs two passes: the smooth audio is spilled to a temporary
+file (memory stays flat) and corrected on the way out. `live=True` skips
+the second part and the wrap-around (frames outside the input are silence):
+each block comes out as soon as the mel `context` frames past it has been
+generated (the on-device mode), differing from one-shot output only within
+`EDGE_TRANSITION_HZ` of the band edges and near the input's two ends.
+"""
+
+import tempfile
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tfvocoder.band_edges import EdgeCorrection
+from tfvocoder.config import VocoderConfig
+
+# exact(first, last) -> iterator of (start, stop, bands of frames [start, stop))
+ExactBands = Callable[[int, int], Iterator[Tuple[int, int, List[np.ndarray]]]]
+
+
+class BandStore:
+  """Exact bands of any frame range, frames taken modulo the input length
+  (or, with `wrap=False`, as silence outside it).
+
+  Short inputs keep all their bands. Long ones compute their last
+  `tail_frames` (>= context) first, then every other frame once, in order,
+  into a sliding buffer, keeping a copy of the first `window` frames: what
+  windows past either end wrap onto. Every band block is also passed, in
+  order, to `edges` (if any), primed with the tail, finished with the head.
+  """
+
+  def __init__(self, exact: ExactBands, total: int, hops: Sequence[int],
+               window: int, context: int, tail_frames: int,
+               edges: Optional[EdgeCorrection] = None, wrap: bool = True):
+    self.hops, self.total, self.edges = tuple(hops), total, edges
+    self.window, self.wrap = window, wrap
+    self.all = total <= 2 * context + window
+    if self.all:
+      self.head = _collect(exact(0, total))
+      if edges is not None:
+        edges.feed_periodic(self.head)
+      return
+    if wrap:
+      tail_frames = min(max(tail_frames, context), total - window)
+      self.tail = _collect(exact(total - tail_frames, total))
+      self.head, self._head_parts = None, []
+    else:
+      tail_frames = 0
+      self.tail = [np.zeros(context * h, np.float32) for h in self.hops]
+      self.head = [np.zeros(window * h, np.float32) for h in self.hops]
+    if edges is not None:
+      edges.prime(self.tail)
+    self.source = exact(0, total - tail_frames)
+    self.source_end = total - tail_frames
+    self.start = self.stop = 0
+    self.buffer = [np.zeros(0, np.float32) for _ in self.hops]
+
+  def _frames(self, bands, first, stop):
+    return [b[first * h:stop * h] for b, h in zip(bands, self.hops)]
+
+  def _pull(self) -> None:
+    if self.stop < self.source_end:
+      _, end, out = next(self.source)
+    else:
+      end, out = self.total, self.tail
+    self.buffer = [np.concatenate([x, y]) for x, y in zip(self.buffer, out)]
+    if self.head is None:
+      self._head_parts.append(out)
+      if end >= self.window:
+        self.head = self._frames(_join(self._head_parts), 0, self.window)
+        self._head_parts = None
+    self.stop = end
+    if self.edges is not None:
+      self.edges.feed(out)
+
+  def get(self, first: int, stop: int) -> List[np.ndarray]:
+    """Bands of frames [first, stop) of the periodic band sequence."""
+    total = self.total
+    if self.all:
+      frames = np.arange(first, stop)
+      inside = (frames >= 0) & (frames < total)
+      index = frames % total
+      return [np.where(inside[:, None] | self.wrap,
+                       b.reshape(total, h)[index], 0).reshape(-1)
+              for b, h in zip(self.head, self.hops)]
+    pieces = []
+    if first < 0:
+      tail_frames = len(self.tail[0]) // self.hops[0]
+      pieces.append(self._frames(self.tail, tail_frames + first, tail_frames))
+    a, b = max(first, 0), min(stop, total)
+    while self.stop < b:
+      self._pull()
+    pieces.append(self._frames(self.buffer, a - self.start, b - self.start))
+    if stop > total:
+      pieces.append(self._frames(self.head, 0, stop - total))
+    return [np.concatenate(p) for p in zip(*pieces)]
+
+  def release(self, first: int) -> None:
+    """Frames before `first` will not be asked for again."""
+    if self.all or first <= self.start:
+      return
+    drop = min(first, self.stop) - self.start
+    self.buffer = self._frames(self.buffer, drop, self.stop - self.start)
+    self.start += drop
+
+  def finish(self) -> None:
+    """Feeds what is left and closes the edge accumulator."""
+    if self.all or self.edges is None:
+      return
+    while self.stop < self.total:
+      self._pull()
+    self.edges.finish(self.head)
+
+
+def _join(blocks) -> List[np.ndarray]:
+  return [np.concatenate(p) for p in zip(*blocks)]
+
+
+def _collect(blocks) -> List[np.ndarray]:
+  return _join([out for _, _, out in blocks])
+
+
+def merged_blocks(exact: ExactBands, merge: Callable, total: int,
+                  config: VocoderConfig, window: int, core: int,
+                  tail_frames: int = 0, live: bool = False,
+                  progress: Optional[Callable[[int, int], None]] = None
+                  ) -> Iterator[np.ndarray]:
+  """Yields consecutive float32 audio blocks (`core` frames each, the last
+  shorter) of the one-shot merge of the exact bands of `total` frames.
+
+  Args:
+    exact: the exact band source (see `ExactBands`).
+    merge: smooth merge of `window` frames of bands -> audio.
+    tail_frames: how many of the last frames to compute first (e.g. what
+      one generator chunk gives anyway); at least the merge context.
+    progress: called with (frames merged, total) during the first pass.
+  """
+  hop = config.hop_length
+  context = (window - core) // 2
+  edges = None if live else EdgeCorrection(config, total)
+  if edges is not None and context < edges.context_frames:
+    raise ValueError(f"merge context {context} frames < the "
+                     f"{edges.context_frames} the edge filters need")
+  store = BandStore(exact, total, config.band_hops, window, context,
+                    tail_frames, edges, wrap=not live)
+
+  def smooth():
+    for p in range(0, total, core):
+      keep = min(core, total - p)
+      audio = merge(store.get(p - context, p - context + window))
+      store.release(p + core - context)
+      if progress is not None:
+        progress(p + keep, total)
+      yield p, keep, np.array(audio[context * hop:(context + keep) * hop],
+                              np.float32)             # a copy, never a view
+
+  if live:
+    for _, _, block in smooth():
+      yield block
+    return
+  with tempfile.TemporaryFile() as spill:
+    for _, _, block in smooth():
+      spill.write(block.tobytes())
+    store.finish()
+    spill.seek(0)
+    for p in range(0, total, core):
+      keep = min(core, total - p)
+      size = keep * hop * np.dtype(np.float32).itemsize
+      block = np.frombuffer(spill.read(size), np.float32)
+      yield block + edges.correction(p, p + keep)
