@@ -19,6 +19,7 @@ from typing import Dict, Optional, Sequence
 
 from absl import logging
 
+from tfvocoder import model_dir as model_dir_lib
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_bytes, atomic_write_text
 from tfvocoder.runtime import EXPORT_CONFIG
@@ -28,7 +29,6 @@ from . import tflite as tflite_lib
 
 FORMATS = ("saved_model", "tflite")
 REPORT = "export_report.json"
-CONFIG_FILE = "config.json"          # written by training in the model dir
 DEFAULT_CHUNK_FRAMES = 2 ** 8        # TFLite generator chunk, mel frames
 DEFAULT_MERGE_FRAMES = 2 ** 8        # TFLite smooth-merge window, frames
 
@@ -37,71 +37,20 @@ class ExportError(RuntimeError):
   """The model dir / checkpoint cannot be exported; the message names it."""
 
 
-def _one_line(error: BaseException) -> str:
-  text = str(error).strip().splitlines()
-  return f"{type(error).__name__}: {text[0] if text else ''}"
-
-
 def load_config(model_dir: str) -> VocoderConfig:
-  """The `VocoderConfig` training saved as `model_dir/config.json`."""
-  path = os.path.join(model_dir, CONFIG_FILE)
-  if not os.path.isdir(model_dir):
-    raise ExportError(f"{model_dir}: model dir does not exist")
-  if not os.path.isfile(path):
-    raise ExportError(f"{path}: missing; expected the VocoderConfig JSON "
-                      "that training writes into the model dir")
+  """The `VocoderConfig` training saved in `model_dir` (ExportError if bad)."""
   try:
-    with open(path) as f:
-      return VocoderConfig.from_json(f.read())
-  except (OSError, ValueError, TypeError) as e:
-    raise ExportError(f"{path}: not a valid VocoderConfig ({_one_line(e)})")
-
-
-def _checkpoint_tracked(model) -> int:
-  """How many of `model.weights` a `tf.train.Checkpoint` of it would hold."""
-  import keras
-  import tensorflow as tf
-  found = {id(v) for v in tf.train.TrackableView(model).descendants()
-           if isinstance(v, (tf.Variable, keras.Variable))}
-  return sum(id(w) in found for w in model.weights)
+    return model_dir_lib.load_config(model_dir)
+  except model_dir_lib.ModelDirError as e:
+    raise ExportError(str(e)) from e
 
 
 def load_generator(model_dir: str, checkpoint: Optional[str] = None):
-  """(generator, config, checkpoint path) restored from a training model dir.
-
-  Uses `checkpoint` if given, else the latest checkpoint of `model_dir`.
-  Raises ExportError naming the path when there is none, when it cannot be
-  read, or when it holds no generator matching the config.
-  """
-  import tensorflow as tf
-  from tfvocoder.models import build_generator
-
-  config = load_config(model_dir)
-  if checkpoint is None:
-    checkpoint = tf.train.latest_checkpoint(model_dir)
-    if checkpoint is None:
-      raise ExportError(f"{model_dir}: no checkpoint found (expected a "
-                        "'checkpoint' file and ckpt-N.index / ckpt-N.data-* "
-                        "written by training); pass --checkpoint=PATH")
-  elif not tf.io.gfile.exists(checkpoint + ".index"):
-    raise ExportError(f"{checkpoint}: no such checkpoint ({checkpoint}.index "
-                      "missing)")
-  generator = build_generator(config)
-  tracked = _checkpoint_tracked(generator)
-  if tracked < len(generator.weights):
-    raise ExportError(
-        f"{checkpoint}: only {tracked} of {len(generator.weights)} weights of "
-        f"the {config.model} generator are reachable by tf.train.Checkpoint, "
-        "so no checkpoint can hold the others (Keras 3 does not checkpoint "
-        "layers kept in Python lists); the model must expose every sub-layer "
-        "as a tracked attribute")
+  """(generator, config, checkpoint path); see `tfvocoder.model_dir`."""
   try:
-    status = tf.train.Checkpoint(generator=generator).restore(checkpoint)
-    status.expect_partial().assert_existing_objects_matched()
-  except Exception as e:  # noqa: BLE001 -- corrupt files raise many kinds
-    raise ExportError(f"{checkpoint}: cannot restore the generator from this "
-                      f"checkpoint ({_one_line(e)})") from e
-  return generator, config, checkpoint
+    return model_dir_lib.load_generator(model_dir, checkpoint)
+  except model_dir_lib.ModelDirError as e:
+    raise ExportError(str(e)) from e
 
 
 def export_config(generator, config: VocoderConfig, chunk_frames: int,

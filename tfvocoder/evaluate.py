@@ -52,32 +52,11 @@ class EvaluateError(RuntimeError):
 # ---------------------------------------------------------------------------
 def load_model(model_dir: str):
   """(generator, config, checkpoint path) of a training model dir."""
-  import tensorflow as tf
-  from tfvocoder import models
-  path = os.path.join(model_dir, "config.json")
-  if not os.path.isdir(model_dir):
-    raise EvaluateError(f"{model_dir}: model dir does not exist")
-  if not os.path.isfile(path):
-    raise EvaluateError(f"{path}: missing; a model dir holds the config.json "
-                        "and checkpoints written by train.py")
+  from tfvocoder import model_dir as model_dir_lib
   try:
-    with open(path) as f:
-      config = VocoderConfig.from_json(f.read())
-  except (OSError, ValueError, TypeError) as e:
-    raise EvaluateError(f"{path}: not a valid VocoderConfig ({e})") from e
-  checkpoint = tf.train.latest_checkpoint(model_dir)
-  if checkpoint is None:
-    raise EvaluateError(f"{model_dir}: no checkpoint (expected the "
-                        "'checkpoint' file and ckpt-N.* written by train.py)")
-  generator = models.build_generator(config)
-  try:
-    tf.train.Checkpoint(generator=generator).restore(
-        checkpoint).expect_partial().assert_existing_objects_matched()
-  except Exception as e:  # noqa: BLE001 -- corrupt files raise many kinds
-    raise EvaluateError(f"{checkpoint}: cannot restore the {config.model} "
-                        f"generator ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''})") from e
-  return generator, config, checkpoint
+    return model_dir_lib.load_generator(model_dir)
+  except model_dir_lib.ModelDirError as e:
+    raise EvaluateError(str(e)) from e
 
 
 def _unique_names(model_dirs: Sequence[str], configs) -> List[str]:

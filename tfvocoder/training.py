@@ -18,7 +18,7 @@ import math
 import os
 import signal
 import time
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from absl import logging
 import keras
@@ -27,6 +27,9 @@ import tensorflow as tf
 from tfvocoder import distribute, dsp, losses, summaries
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_text
+
+if TYPE_CHECKING:
+  from tfvocoder.gan import GANTrainer
 
 CONFIG_FILE = "config.json"
 # Fault injection for the resume test: SIGKILL right after saving this step.
