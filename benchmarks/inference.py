@@ -109,7 +109,6 @@ def export_family(family: str, work_dir: str):
 
 def measure(family: str, work_dir: str, seconds: float, repeats: int,
             threads: int) -> dict:
-  import numpy as np
   import tensorflow as tf
   from tfvocoder import dsp
   from tfvocoder.data import synthetic

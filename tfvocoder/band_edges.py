@@ -213,7 +213,6 @@ class EdgeCorrection:
     band, j_edge, _ = self.edges[i]
     config, t = self.config, self.frames
     n = t * config.hop_length
-    m = n // 2 ** band
     d = np.rint(np.fft.fftfreq(t) * t).astype(np.int64)   # signed bins
     j = j_edge + d
     low = 0 if band == config.n_bands - 1 else n // 2 ** (band + 2)

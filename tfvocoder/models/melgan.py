@@ -84,7 +84,6 @@ class ResidualBlock(common.ConfigLayer):
     super().__init__(config, **kwargs)
     self.channels = int(channels)
     self.dilation = int(dilation)
-    c = self.config
     self.pad = ReflectionPad1D(self.dilation, name="pad")
     self.conv = _wn_conv(self.channels, self.channels, _RES_KERNEL,
                          dilation_rate=self.dilation, name="conv")
