@@ -78,7 +78,8 @@ def main(argv):
   _run("evaluate against Griffin-Lim",
        ["-m", "tfvocoder.evaluate", f"--model_dir={run_dir}",
         f"--data_dir={os.path.join(run_dir, 'synthetic_data')}",
-        f"--output_dir={report}", f"--examples={FLAGS.examples}"])
+        f"--output_dir={report}", f"--examples={FLAGS.examples}",
+        f"--export_dir={exported}"])
   print(f"""
 Quick start finished.
   report:        {os.path.join(report, 'report.html')}
