@@ -191,9 +191,12 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
       options.model_dir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
   manager = tf.train.CheckpointManager(checkpoint, save_dir,
                                        max_to_keep=options.keep_checkpoints)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("resumed from %s at step %d", manager.latest_checkpoint,
+  # Every worker resumes from the chief's checkpoints (non-chief workers
+  # only write to a temporary dir, removed at the end).
+  latest = tf.train.latest_checkpoint(options.model_dir)
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s at step %d", latest,
                  int(trainer.step.numpy()))
     # The checkpoint holds the old learning rates; the config's win.
     for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
