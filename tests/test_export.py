@@ -145,7 +145,7 @@ def test_checkpoint_without_generator_is_an_error(tmp_path):
 
 
 def test_untracked_weights_are_detected():
-  _checkpoint_tracked = import_export().exporter._checkpoint_tracked  # pylint: disable=protected-access
+  from tfvocoder.model_dir import _checkpoint_tracked  # pylint: disable=protected-access
 
   class Listed(keras.Model):
     def __init__(self):
