@@ -51,6 +51,17 @@ def config_from_keras(values: Dict[str, Any]) -> VocoderConfig:
   return VocoderConfig.from_dict(values)
 
 
+class ConfigModel(keras.Model):
+  """A keras.Model whose whole config is the flat `VocoderConfig.to_dict()`."""
+
+  def get_config(self):
+    return self.config.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(config_from_keras(config))
+
+
 def kernel_initializer(config: VocoderConfig):
   """Conv weights ~ N(0, init_stddev) (the reference's initialisation)."""
   return keras.initializers.RandomNormal(mean=0.0, stddev=config.init_stddev)

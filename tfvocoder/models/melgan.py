@@ -113,7 +113,7 @@ class ResidualBlock(common.ConfigLayer):
 
 
 @keras.saving.register_keras_serializable(common.PACKAGE)
-class MelGANGenerator(keras.Model):
+class MelGANGenerator(common.ConfigModel):
   """mel `[batch, frames, n_mels]` -> float32 audio `[batch, frames * hop]`
   in [-1, 1] at `sample_rate` Hz; see the module doc."""
 
@@ -191,13 +191,6 @@ class MelGANGenerator(keras.Model):
         total += block.multiply_adds(length)[0]
     return total + common.multiply_adds(self.conv_out, length)[0]
 
-  def get_config(self):
-    return self.config.to_dict()
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(common.config_from_keras(config))
-
 
 # ---------------------------------------------------------------------------
 # Discriminator
@@ -266,7 +259,7 @@ class ScaleDiscriminator(common.ConfigLayer):
 
 
 @keras.saving.register_keras_serializable(common.PACKAGE)
-class MelGANDiscriminator(keras.Model):
+class MelGANDiscriminator(common.ConfigModel):
   """(audio `[batch, samples]`, mel) -> `melgan_disc_scales` pairs
   (judgement `[batch, samples / 2**s / prod(downsample), 1]`, feature maps),
   full rate first. The mel is ignored unless `melgan_disc_conditioned`."""
@@ -308,10 +301,3 @@ class MelGANDiscriminator(keras.Model):
         mel = self.pool(mel) if conditioned else None
       outputs.append(scale(x, mel if conditioned else None))
     return outputs
-
-  def get_config(self):
-    return self.config.to_dict()
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(common.config_from_keras(config))

@@ -111,7 +111,7 @@ class BandGenerator(common.ConfigLayer):
 
 
 @keras.saving.register_keras_serializable(common.PACKAGE)
-class MultiscaleGenerator(keras.Model):
+class MultiscaleGenerator(common.ConfigModel):
   """mel `[batch, frames, n_mels]` -> `n_bands` tensors `[batch, frames *
   hop_length / 2**k]` (float32, largest band first); see the module doc."""
 
@@ -156,13 +156,6 @@ class MultiscaleGenerator(keras.Model):
   def multiply_adds_per_frame(self) -> float:
     """Multiply-adds of the network per mel frame (the merge not counted)."""
     return sum(band.multiply_adds_per_frame() for band in self.band_generators)
-
-  def get_config(self):
-    return self.config.to_dict()
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(common.config_from_keras(config))
 
 
 # ---------------------------------------------------------------------------
@@ -284,7 +277,7 @@ class JointJudge(common.ConfigLayer):
 
 
 @keras.saving.register_keras_serializable(common.PACKAGE)
-class MultiscaleDiscriminator(keras.Model):
+class MultiscaleDiscriminator(common.ConfigModel):
   """(bands, mel) -> `n_bands + 1` pairs (judgement `[batch, frames, 1]`,
   feature maps): one per band, largest first, then the joint judge.
 
@@ -326,10 +319,3 @@ class MultiscaleDiscriminator(keras.Model):
       states.append(state)
     outputs.append(self.joint(states, mel))
     return outputs
-
-  def get_config(self):
-    return self.config.to_dict()
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(common.config_from_keras(config))
