@@ -24,15 +24,13 @@ FLAGS = flags.FLAGS
 
 def _batch(config, size):
   import tensorflow as tf
-  from tfvocoder import dsp
-  from tfvocoder.data import synthetic
+  from tfvocoder.data import pipeline, synthetic
   audio = synthetic.generate_music(size * config.window / config.sample_rate
                                    + 0.1, config.sample_rate, seed=0)
   audio = audio[:size * config.window].reshape(size, config.window)
   audio = tf.constant(config.peak_normalize * audio /
                       np.max(np.abs(audio), axis=1, keepdims=True), tf.float32)
-  return {"mel": dsp.log_mel(audio, config), "audio": audio,
-          "bands": tuple(dsp.split_bands(audio, config))}
+  return pipeline.features(audio, config)
 
 
 def measure(model: str, batch_size: int, steps: int) -> dict:

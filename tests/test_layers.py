@@ -6,21 +6,12 @@ import pytest
 import tensorflow as tf
 
 from tfvocoder import layers
-from tfvocoder.config import VocoderConfig
-
-
-def _bank_args(config, band):
-  low, high = config.band_edges_hz[band]
-  return dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
-              n_filters=config.filter_bank_filters,
-              taps=config.filter_bank_taps,
-              scaling=config.filter_bank_scaling)
 
 
 @pytest.mark.parametrize("length", [1000, 1001])
 def test_filter_bank_shapes_and_frozen(config, length):
-  conv = layers.FilterBankConv(**_bank_args(config, 1))
-  trans = layers.FilterBankConvTranspose(**_bank_args(config, 1))
+  conv = layers.FilterBankConv(**layers.band_bank_args(config, 1))
+  trans = layers.FilterBankConvTranspose(**layers.band_bank_args(config, 1))
   x = np.random.default_rng(0).standard_normal((2, length)).astype(np.float32)
   y = conv(x)
   assert y.shape == (2, length, config.filter_bank_filters)
@@ -32,7 +23,7 @@ def test_filter_bank_shapes_and_frozen(config, length):
 
 
 def test_filter_bank_analysis_matches_numpy_correlation(config):
-  args = _bank_args(config, 2)
+  args = layers.band_bank_args(config, 2)
   conv = layers.FilterBankConv(**args)
   x = np.random.default_rng(1).standard_normal(300)
   y = conv(x[None].astype(np.float32)).numpy()[0]
@@ -44,7 +35,7 @@ def test_filter_bank_analysis_matches_numpy_correlation(config):
 
 
 def test_transpose_is_the_adjoint(config):
-  args = _bank_args(config, 0)
+  args = layers.band_bank_args(config, 0)
   conv, trans = layers.FilterBankConv(**args), layers.FilterBankConvTranspose(
       **args)
   rng = np.random.default_rng(2)
@@ -59,7 +50,7 @@ def test_transpose_is_the_adjoint(config):
 @pytest.mark.parametrize("band, freq", [(0, 8000.0), (1, 4000.0),
                                         (3, 1000.0), (4, 300.0)])
 def test_tone_round_trip_correlates(config, band, freq):
-  args = _bank_args(config, band)
+  args = layers.band_bank_args(config, band)
   rate = config.band_rates[band]
   t = np.arange(2048) / rate
   tone = np.sin(2 * np.pi * freq * t)[None].astype(np.float32)

@@ -21,15 +21,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _batch(config, size, seed=0):
   """A batch in the pipeline's element format, from generated music."""
-  from tfvocoder.data import synthetic
+  from tfvocoder.data import pipeline, synthetic
   audio = synthetic.generate_music(
       size * config.window / config.sample_rate + 0.1, config.sample_rate,
       seed=seed)[:size * config.window].reshape(size, config.window)
   audio = config.peak_normalize * audio / np.max(np.abs(audio), axis=1,
                                                  keepdims=True)
-  audio = tf.constant(audio, tf.float32)
-  return {"mel": dsp.log_mel(audio, config), "audio": audio,
-          "bands": tuple(dsp.split_bands(audio, config))}
+  return pipeline.features(tf.constant(audio, tf.float32), config)
 
 
 def _iterator(strategy, batch):

@@ -13,6 +13,16 @@ from tfvocoder import dsp
 _PACKAGE = "tfvocoder"
 
 
+def band_bank_args(config, band: int) -> dict:
+  """Constructor arguments of band `band`'s frozen bank (0 = largest band):
+  its rate, Hz range and bank size from `config`."""
+  low, high = config.band_edges_hz[band]
+  return dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
+              n_filters=config.filter_bank_filters,
+              taps=config.filter_bank_taps,
+              scaling=config.filter_bank_scaling)
+
+
 class _FrozenFilterBank(keras.layers.Layer):
   """Holds one band's Morlet bank as a non-trainable `[filters, taps]` weight.
 

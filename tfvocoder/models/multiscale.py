@@ -29,15 +29,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvocoder import dsp
+from tfvocoder.layers import band_bank_args
 from tfvocoder.models import common
-
-
-def _bank_args(config, band):
-  low, high = config.band_edges_hz[band]
-  return dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
-              n_filters=config.filter_bank_filters,
-              taps=config.filter_bank_taps,
-              scaling=config.filter_bank_scaling)
 
 
 # ---------------------------------------------------------------------------
@@ -67,7 +60,7 @@ class BandGenerator(common.ConfigLayer):
             name=f"upsample_{i}")
         for i, f in enumerate(factors)])
     self.synthesis = common.PolyphaseFilterBankConvTranspose(
-        **_bank_args(c, self.band), name="synthesis")
+        **band_bank_args(c, self.band), name="synthesis")
 
   @property
   def upsample(self):
@@ -176,8 +169,8 @@ class BandDiscriminator(common.ConfigLayer):
     c = self.config
     self.band = int(band)
     init = common.kernel_initializer(c)
-    self.analysis = common.PolyphaseFilterBankConv(**_bank_args(c, self.band),
-                                                   name="analysis")
+    self.analysis = common.PolyphaseFilterBankConv(
+        **band_bank_args(c, self.band), name="analysis")
     common.assign_layers(self, "downsample", [
         keras.layers.Conv1D(c.disc_channels, c.disc_kernel, strides=f,
                             padding="same", kernel_initializer=init,
