@@ -255,17 +255,17 @@ def test_fully_convolutional(nets, tiny):
   assert snr >= 30.0, snr
 
 
-def test_merge_bands_dynamic_matches_static(tiny):
+def test_merge_bands_with_run_time_lengths_matches_static(tiny):
   rng = np.random.default_rng(7)
   bands = [tf.constant(rng.normal(size=(2, 40 * h)).astype(np.float32))
            for h in tiny.band_hops]
   static = dsp.merge_bands(bands, tiny).numpy()
   dynamic = tf.function(
-      lambda *b: dsp.merge_bands_dynamic(list(b), tiny),
+      lambda *b: dsp.merge_bands(list(b), tiny),
       input_signature=[tf.TensorSpec([None, None])] * 5)(*bands).numpy()
   np.testing.assert_allclose(dynamic, static, rtol=0, atol=1e-6)
   audio = rng.normal(size=(1, 40 * tiny.hop_length)).astype(np.float32)
-  round_trip = dsp.merge_bands_dynamic(dsp.split_bands(audio, tiny), tiny)
+  round_trip = dsp.merge_bands(dsp.split_bands(audio, tiny), tiny)
   np.testing.assert_allclose(round_trip.numpy(), audio, rtol=0, atol=1e-5)
 
 

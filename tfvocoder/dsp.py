@@ -134,7 +134,11 @@ def merge_bands(bands: Sequence[tf.Tensor],
   """Inverse of `split_bands`: band-limited upsampling of each band, summed.
 
   Each band keeps only its own frequency range (the bins `split_bands` gave
-  it), is zero-padded in frequency to the full rate and the bands are summed.
+  it, see `band_bin_ranges`), is zero-padded in frequency to the full rate
+  and the bands are summed. Lengths may be static (checked here) or known
+  only at run time (a `tf.function` whose time axis is `None`, e.g. a
+  SavedModel signature with any frame count): the masks come from
+  `tf.shape`.
 
   Args:
     bands: `n_bands` tensors `[batch, N / 2**k]`, largest first.
@@ -144,18 +148,27 @@ def merge_bands(bands: Sequence[tf.Tensor],
   if len(bands) != config.n_bands:
     raise ValueError(f"merge_bands expects {config.n_bands} bands, got "
                      f"{len(bands)}")
-  n = int(bands[0].shape[-1])
+  bands = [tf.convert_to_tensor(band, tf.float32) for band in bands]
+  static_n = bands[0].shape[-1]
+  if static_n is not None:
+    band_bin_ranges(int(static_n), config)      # length divisible by 2**bands
+    for k, band in enumerate(bands):
+      if band.shape[-1] is not None and int(band.shape[-1]) * 2 ** k != static_n:
+        raise ValueError(f"band {k} has {band.shape[-1]} samples; expected "
+                         f"{static_n // 2 ** k} (= {static_n} / 2**{k})")
+  n = tf.shape(bands[0])[-1]
   total = None
-  for k, (band, mask) in enumerate(zip(bands, _band_masks(n, config))):
-    band = tf.convert_to_tensor(band, tf.float32)
-    if band.shape[-1] is not None and int(band.shape[-1]) * 2 ** k != n:
-      raise ValueError(f"band {k} has {band.shape[-1]} samples; expected "
-                       f"{n // 2 ** k} (= {n} / 2**{k})")
-    sub = tf.signal.rfft(band) * tf.cast(mask * 2 ** k, tf.complex64)
-    pad = n // 2 + 1 - (n // 2 ** (k + 1) + 1)
-    sub = tf.pad(sub, [[0, 0], [0, pad]])
+  for k, band in enumerate(bands):
+    m = tf.shape(band)[-1]                       # N / 2**k
+    bins = tf.range(m // 2 + 1)                  # this band's own rFFT bins
+    low = 0 if k == config.n_bands - 1 else m // 4
+    high = m // 2 + 1 if k == 0 else m // 2
+    mask = tf.cast((bins >= low) & (bins < high), tf.float32) * 2.0 ** k
+    sub = tf.signal.rfft(band) * tf.cast(mask, tf.complex64)
+    sub = tf.pad(sub, [[0, 0], [0, n // 2 - m // 2]])
     total = sub if total is None else total + sub
-  return tf.signal.irfft(total, fft_length=[n])
+  fft_length = [int(static_n)] if static_n is not None else tf.reshape(n, [1])
+  return tf.signal.irfft(total, fft_length=fft_length)
 
 
 # ---------------------------------------------------------------------------
@@ -236,37 +249,6 @@ def filter_bank_synthesis(channels: tf.Tensor, bank: tf.Tensor) -> tf.Tensor:
   padded = tf.pad(channels, [[0, 0], [taps - 1 - left, left], [0, 0]])
   kernel = tf.reverse(tf.transpose(bank), axis=[0])[:, :, None]  # [t, f, 1]
   return tf.nn.conv1d(padded, kernel, stride=1, padding="VALID")[..., 0]
-
-
-def merge_bands_dynamic(bands: Sequence[tf.Tensor],
-                        config: VocoderConfig) -> tf.Tensor:
-  """`merge_bands` for lengths known only at run time.
-
-  Same bins and scaling as `merge_bands` (see `band_bin_ranges`), with the
-  masks built from `tf.shape`, so it traces inside a `tf.function` whose
-  time axis is `None` (e.g. a SavedModel signature with any frame count).
-
-  Args:
-    bands: `n_bands` tensors `[batch, N / 2**k]`, largest first.
-  Returns:
-    `[batch, N]` float32 at `sample_rate`.
-  """
-  if len(bands) != config.n_bands:
-    raise ValueError(f"merge_bands_dynamic expects {config.n_bands} bands, "
-                     f"got {len(bands)}")
-  n = tf.shape(bands[0])[-1]
-  total = None
-  for k, band in enumerate(bands):
-    band = tf.convert_to_tensor(band, tf.float32)
-    m = tf.shape(band)[-1]                       # N / 2**k
-    bins = tf.range(m // 2 + 1)                  # this band's own rFFT bins
-    low = 0 if k == config.n_bands - 1 else m // 4
-    high = m // 2 + 1 if k == 0 else m // 2
-    mask = tf.cast((bins >= low) & (bins < high), tf.float32) * 2.0 ** k
-    sub = tf.signal.rfft(band) * tf.cast(mask, tf.complex64)
-    sub = tf.pad(sub, [[0, 0], [0, n // 2 - m // 2]])
-    total = sub if total is None else total + sub
-  return tf.signal.irfft(total, fft_length=tf.reshape(n, [1]))
 
 
 def _polyphase_taps(taps: int, phases: int, synthesis: bool) -> np.ndarray:

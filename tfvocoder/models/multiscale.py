@@ -132,10 +132,7 @@ class MultiscaleGenerator(common.ConfigModel):
   def generate_audio(self, mel):
     """mel `[batch, frames, n_mels]` -> float32 `[batch, frames * hop]` audio
     at `sample_rate` Hz: the bands merged by `dsp.merge_bands`."""
-    bands = self(mel, training=False)
-    if bands[0].shape[-1] is None:   # tf.function with a dynamic time axis
-      return dsp.merge_bands_dynamic(bands, self.config)
-    return dsp.merge_bands(bands, self.config)
+    return dsp.merge_bands(self(mel, training=False), self.config)
 
   @property
   def receptive_field_frames(self) -> int:
