@@ -9,7 +9,7 @@ flag (see `python train.py --helpfull`).
 from absl import app, flags
 
 from tfvocoder import flags as config_flags
-from tfvocoder.distribute import STRATEGIES
+from tfvocoder.training.distribute import STRATEGIES
 
 flags.DEFINE_string("data_dir", None, "Prepared TFRecord shards "
                     "(tfvocoder.data.prepare); none: the built-in synthetic "

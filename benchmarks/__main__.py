@@ -85,29 +85,29 @@ def _data_dir(temp: str) -> str:
     return FLAGS.data_dir
   from benchmarks import debian_music_dir
   from tfvocoder.config import VocoderConfig
-  from tfvocoder.data import prepare, synthetic
+  from tfvocoder.data import prepare, music
   out = os.path.join(temp, "shards")
-  music = debian_music_dir()
-  if music:
-    logging.info("preparing %s", music)
-    prepare.prepare_dir(music, out, VocoderConfig(), shard_bytes=10 ** 7)
+  music_dir = debian_music_dir()
+  if music_dir:
+    logging.info("preparing %s", music_dir)
+    prepare.prepare_dir(music_dir, out, VocoderConfig(), shard_bytes=10 ** 7)
     return out
   logging.warning("hyperrogue-music not installed (apt-get install "
                   "hyperrogue-music): benchmarking on synthetic music")
-  return synthetic.ensure_synthetic_dataset(out, VocoderConfig(), minutes=1.5)
+  return music.ensure_synthetic_dataset(out, VocoderConfig(), minutes=1.5)
 
 
 def baselines(seconds: float, repeats: int) -> dict:
   """TF GEMM GFLOP/s and Griffin-Lim x real time, measured here."""
-  from tfvocoder import cost
+  from tfvocoder.evaluation import cost
   from tfvocoder.config import VocoderConfig
-  from tfvocoder.griffin_lim import griffin_lim
+  from tfvocoder.evaluation.griffin_lim import griffin_lim
   config = VocoderConfig()
   mel = cost.speed_mel(config, seconds)
   gl = cost.best_seconds(lambda: griffin_lim(mel, config), repeats)
   return {"tf_gemm_gflops": cost.tf_gemm_gflops(repeats),
           "griffin_lim_x_real_time":
-              len(mel) / cost.frames_per_second(config) / gl}
+              len(mel) / config.frame_rate / gl}
 
 
 def ratios(report: dict) -> list:

@@ -12,7 +12,7 @@ one warm-up call, best of `--repeats`, `--threads` intra- and inter-op
 threads, as x real time (audio seconds per wall second). For the
 multiscale model the network alone (the bands, no merge) is timed too, with
 its polyphase frozen banks and with the direct (one output channel)
-convolution of `tfvocoder.layers.FilterBankConvTranspose`.
+convolution of `tfvocoder.models.layers.FilterBankConvTranspose`.
 """
 
 import json
@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 
 
 def _best_time(fn, arg, repeats):
-  from tfvocoder.cost import best_seconds   # warm-up, then best of repeats
+  from tfvocoder.evaluation.cost import best_seconds   # warm-up, then best of repeats
 
   def call():
     out = fn(arg)
@@ -39,7 +39,8 @@ def _best_time(fn, arg, repeats):
 def measure(family: str, seconds: float, repeats: int) -> dict:
   import numpy as np
   import tensorflow as tf
-  from tfvocoder import cost, models
+  from tfvocoder import models
+  from tfvocoder.evaluation import cost
   from tfvocoder.config import VocoderConfig
 
   config = VocoderConfig(model=family)
@@ -47,7 +48,7 @@ def measure(family: str, seconds: float, repeats: int) -> dict:
   generator = models.build_generator(config)
   discriminator = models.build_discriminator(config)
   frames = math.ceil(seconds * config.sample_rate / config.hop_length)
-  audio_seconds = frames * config.hop_length / config.sample_rate
+  audio_seconds = frames / config.frame_rate
   mel = tf.constant(np.random.default_rng(0).normal(
       -2.0, 1.0, (1, frames, config.n_mels)).astype(np.float32))
   spec = [tf.TensorSpec(mel.shape, tf.float32)]
@@ -67,9 +68,9 @@ def measure(family: str, seconds: float, repeats: int) -> dict:
     network = tf.function(lambda m: generator(m, training=False),
                           input_signature=spec)
     network_time = _best_time(network, mel, repeats)
-    # The same network with the banks as written in tfvocoder.layers (one
+    # The same network with the banks as written in tfvocoder.models.layers (one
     # convolution with a single output channel) instead of polyphase.
-    from tfvocoder.layers import FilterBankConvTranspose
+    from tfvocoder.models.layers import FilterBankConvTranspose
     direct = tf.function(lambda m: [
         FilterBankConvTranspose.call(band.synthesis, band.excitation(m))
         for band in generator.band_generators], input_signature=spec)

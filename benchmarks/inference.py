@@ -111,14 +111,14 @@ def measure(family: str, work_dir: str, seconds: float, repeats: int,
             threads: int) -> dict:
   import tensorflow as tf
   from tfvocoder import dsp
-  from tfvocoder.data import synthetic
+  from tfvocoder.data import music
   from tfvocoder.inference import Vocoder
 
   out_dir, generator, config, export_seconds = export_family(family, work_dir)
   hop = config.hop_length
   frames = math.ceil(seconds * config.sample_rate / hop)
   audio_seconds = frames * hop / config.sample_rate
-  music = synthetic.generate_music(audio_seconds + 0.1, config.sample_rate)
+  music = music.generate_music(audio_seconds + 0.1, config.sample_rate)
   mel = dsp.log_mel(music[None, :frames * hop], config).numpy()[0]
   flops = 2 * generator.multiply_adds_per_frame() * config.sample_rate / hop
   result = {"model": family, "gflop_per_audio_second": flops / 1e9,

@@ -13,7 +13,7 @@ warm-up that fills the shuffle buffer) and, for the target "the pipeline is
 >= 5x faster than the model consumes", the ratio to the multiscale model's
 consumption at the same batch size: `--model_steps_per_sec` if given, else
 measured here (`measure_model`: the trainer's GAN step on a real batch) when
-`tfvocoder.gan` imports, else left out.
+`tfvocoder.training.gan` imports, else left out.
 """
 
 import json
@@ -84,11 +84,11 @@ def measure_pipeline(data_dir, config, batch_size, batches, warmup) -> dict:
 def measure_model(data_dir, config, batch_size, steps) -> float:
   """Multiscale GAN training steps/s on one real batch (2 warm-up steps).
 
-  Uses `tfvocoder.gan.GANTrainer` (the trainer's step) when it imports.
+  Uses `tfvocoder.training.gan.GANTrainer` (the trainer's step) when it imports.
   """
   import tensorflow as tf
   from tfvocoder.data import pipeline
-  from tfvocoder.gan import GANTrainer
+  from tfvocoder.training.gan import GANTrainer
   batch = next(iter(pipeline.make_dataset(
       pipeline.shard_pattern(data_dir, "train"), config, batch_size, seed=1)))
   trainer = GANTrainer(config, tf.distribute.get_strategy(), batch_size)

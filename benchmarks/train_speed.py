@@ -24,8 +24,8 @@ FLAGS = flags.FLAGS
 
 def _batch(config, size):
   import tensorflow as tf
-  from tfvocoder.data import pipeline, synthetic
-  audio = synthetic.generate_music(size * config.window / config.sample_rate
+  from tfvocoder.data import pipeline, music
+  audio = music.generate_music(size * config.window / config.sample_rate
                                    + 0.1, config.sample_rate, seed=0)
   audio = audio[:size * config.window].reshape(size, config.window)
   audio = tf.constant(config.peak_normalize * audio /
@@ -36,7 +36,7 @@ def _batch(config, size):
 def measure(model: str, batch_size: int, steps: int) -> dict:
   import tensorflow as tf
   from tfvocoder.config import VocoderConfig
-  from tfvocoder.gan import GANTrainer
+  from tfvocoder.training.gan import GANTrainer
   config = VocoderConfig(model=model)
   trainer = GANTrainer(config, tf.distribute.get_strategy(), batch_size)
   iterator = iter(tf.data.Dataset.from_tensors(_batch(config, batch_size))

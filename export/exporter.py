@@ -19,10 +19,10 @@ from typing import Dict, Optional, Sequence
 
 from absl import logging
 
-from tfvocoder import model_dir as model_dir_lib
+from tfvocoder.training import model_dir as model_dir_lib
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_bytes, atomic_write_text
-from tfvocoder.runtime import EXPORT_CONFIG
+from tfvocoder.inference.runtime import EXPORT_CONFIG
 
 from . import formulations, graphs, parity
 from . import tflite as tflite_lib
@@ -46,7 +46,7 @@ def load_config(model_dir: str) -> VocoderConfig:
 
 
 def load_generator(model_dir: str, checkpoint: Optional[str] = None):
-  """(generator, config, checkpoint path); see `tfvocoder.model_dir`."""
+  """(generator, config, checkpoint path); see `tfvocoder.training.model_dir`."""
   try:
     return model_dir_lib.load_generator(model_dir, checkpoint)
   except model_dir_lib.ModelDirError as e:
@@ -55,7 +55,7 @@ def load_generator(model_dir: str, checkpoint: Optional[str] = None):
 
 def export_config(generator, config: VocoderConfig, chunk_frames: int,
                   merge_frames: int, checkpoint: str) -> Dict:
-  """What travels with the export (see tfvocoder.runtime)."""
+  """What travels with the export (see tfvocoder.inference.runtime)."""
   return {
       "format_version": 1,
       "model": config.model,

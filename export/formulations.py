@@ -15,7 +15,7 @@ with every s-th tap of the kernel. Same multiply-adds as the transposed
 convolution (for K = 2 s), but lowered to CONV_2D, which XNNPACK (and its
 dynamic-range int8 path) runs as a dense GEMM, instead of TRANSPOSE_CONV.
 
-`reflect_pads_as_slices(model)`: every `tfvocoder.layers.ReflectionPad1D`
+`reflect_pads_as_slices(model)`: every `tfvocoder.models.layers.ReflectionPad1D`
 concatenates single-sample slices instead of using MIRROR_PAD, which
 XNNPACK does not take (each one splits the delegated graph in two).
 """
@@ -26,7 +26,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvocoder.layers import ReflectionPad1D
+from tfvocoder.models.layers import ReflectionPad1D
 
 
 def conv1d_transpose_polyphase(x: tf.Tensor, kernel: tf.Tensor, stride: int,

@@ -8,12 +8,12 @@ SavedModel (dynamic batch and frames):
 `serving_default` is the generator's own `generate_audio` (for the
 multiscale model the bands merged by the FFT merge inside the graph), so it
 equals Keras. `merge` is the smooth-crossover merge that streaming runs on
-overlapping windows (`tfvocoder.streaming_merge`).
+overlapping windows (`tfvocoder.inference.streaming_merge`).
 
 TFLite (batch 1, fixed `chunk_frames` mel frames / `merge_frames` band
 frames): the same three signatures with builtin ops only; serving_default
-merges its chunk with `dsp_tflite.merge_bands_builtin` (the FFT merge of
-that chunk), `merge` is `dsp_tflite.merge_bands_smooth`.
+merges its chunk with `builtin_merge.merge_bands_builtin` (the FFT merge of
+that chunk), `merge` is `builtin_merge.merge_bands_smooth`.
 
 Weight normalisation is folded: while a `folded_weight_norm` context is
 open, every `WeightNormalization` layer calls a plain copy of its layer
@@ -26,9 +26,9 @@ from typing import Dict, List
 
 import tensorflow as tf
 
-from tfvocoder import dsp_tflite
+from tfvocoder.dsp import builtin_merge
 from tfvocoder.config import VocoderConfig
-from tfvocoder.layers import WeightNormalization
+from tfvocoder.models.layers import WeightNormalization
 
 ConcreteFunction = tf.types.experimental.ConcreteFunction
 
@@ -84,7 +84,7 @@ def saved_model_functions(generator, config: VocoderConfig
 
     @tf.function(input_signature=_band_specs(config, None, None))
     def merge(*bands):
-      return {"audio": dsp_tflite.merge_bands_smooth(list(bands), config)}
+      return {"audio": builtin_merge.merge_bands_smooth(list(bands), config)}
 
     functions["bands"] = bands.get_concrete_function()
     functions["merge"] = merge.get_concrete_function()
@@ -99,12 +99,12 @@ def tflite_functions(generator, config: VocoderConfig, chunk_frames: int,
                            name="mel")
   multiscale = generator.target_key == "bands"
   if multiscale:
-    dsp_tflite.check_tflite_length(chunk_frames * config.hop_length, config)
-    dsp_tflite.check_tflite_length(merge_frames * config.hop_length, config)
+    builtin_merge.check_tflite_length(chunk_frames * config.hop_length, config)
+    builtin_merge.check_tflite_length(merge_frames * config.hop_length, config)
 
   def audio_of(mel):
     if multiscale:
-      return dsp_tflite.merge_bands_builtin(generator(mel, training=False),
+      return builtin_merge.merge_bands_builtin(generator(mel, training=False),
                                             config)
     return generator.generate_audio(mel)
 
@@ -120,7 +120,7 @@ def tflite_functions(generator, config: VocoderConfig, chunk_frames: int,
 
     @tf.function(input_signature=_band_specs(config, merge_frames, 1))
     def merge(*bands):
-      return {"audio": dsp_tflite.merge_bands_smooth(list(bands), config)}
+      return {"audio": builtin_merge.merge_bands_smooth(list(bands), config)}
 
     functions += [bands.get_concrete_function(), merge.get_concrete_function()]
   return functions

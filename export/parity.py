@@ -18,21 +18,15 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from tfvocoder import dsp, dsp_tflite
+from tfvocoder import dsp
+from tfvocoder.dsp import builtin_merge
 from tfvocoder.config import VocoderConfig
+from tfvocoder.evaluation.metrics import snr_db
 
 SAVED_MODEL_MAX_ABS = 1e-5
 STREAM_SNR_DB = 40.0
 TFLITE_SNR_DB = {"fp32": 40.0, "fp16": 30.0, "int8": None}
 INT8_WARN_DB = 20.0
-
-
-def snr_db(reference, estimate) -> float:
-  """10 log10(|reference|^2 / |reference - estimate|^2), dB."""
-  reference = np.asarray(reference, np.float64).reshape(-1)
-  error = reference - np.asarray(estimate, np.float64).reshape(-1)
-  return float(10 * np.log10(np.sum(reference ** 2)
-                             / max(np.sum(error ** 2), 1e-30)))
 
 
 def boundary_errors(reference, estimate, boundaries: Sequence[int],
@@ -49,20 +43,19 @@ def boundary_errors(reference, estimate, boundaries: Sequence[int],
 
 def parity_mel(config: VocoderConfig, frames: int, seed: int = 0) -> np.ndarray:
   """`[frames, n_mels]` float32 log-mel of seeded synthetic music."""
-  from tfvocoder.data import synthetic
+  from tfvocoder.data import music
   samples = frames * config.hop_length
-  audio = synthetic.generate_music(samples / config.sample_rate + 0.1,
+  audio = music.generate_music(samples / config.sample_rate + 0.1,
                                    config.sample_rate, seed=seed)[:samples]
   return dsp.log_mel(audio[None], config).numpy()[0]
 
 
 def cost(generator, config: VocoderConfig, chunk_frames: int) -> Dict:
   """Multiply-adds per audio second of the generator and of the merge."""
-  frames_per_second = config.sample_rate / config.hop_length
   out = {"generator_macs_per_second":
-         float(generator.multiply_adds_per_frame() * frames_per_second)}
+         float(generator.multiply_adds_per_frame() * config.frame_rate)}
   if generator.target_key == "bands":
-    out["merge_macs_per_second_per_chunk"] = dsp_tflite.merge_macs_per_second(
+    out["merge_macs_per_second_per_chunk"] = builtin_merge.merge_macs_per_second(
         chunk_frames * config.hop_length, config)
   return out
 

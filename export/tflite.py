@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import tensorflow as tf
 
-from tfvocoder.runtime import tflite_op_names
+from tfvocoder.inference.runtime import tflite_op_names
 
 VARIANTS = ("fp32", "fp16", "int8")
 

@@ -29,8 +29,8 @@ def write_model_dir(path: str, family: str, seed: int = 0) -> str:
 
 def tiny_shards(path: str) -> str:
   """1.5 minutes of the built-in synthetic music as prepared shards."""
-  from tfvocoder.data import synthetic
-  return synthetic.ensure_synthetic_dataset(path, tiny_config(), minutes=1.5,
+  from tfvocoder.data import music
+  return music.ensure_synthetic_dataset(path, tiny_config(), minutes=1.5,
                                             workers=1)
 
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfvocoder import dsp
 from tfvocoder.config import VocoderConfig
+from tfvocoder.evaluation.metrics import snr_db
 from tests.conftest import music_windows
 
 
@@ -25,11 +26,6 @@ def _reference_log_mel(windows, config):
                               center=False))
     out.append(np.log10(np.maximum(basis @ mag, config.log_floor)).T)
   return np.stack(out)
-
-
-def _snr_db(reference, estimate):
-  return 10 * np.log10(np.sum(reference ** 2) /
-                       np.sum((reference - estimate) ** 2))
 
 
 def test_log_mel_matches_librosa_on_music(config):
@@ -62,7 +58,7 @@ def test_split_merge_reconstructs_music(config):
   bands = dsp.split_bands(windows, config)
   assert [b.shape for b in bands] == [(8, n) for n in config.band_lengths]
   merged = dsp.merge_bands(bands, config).numpy()
-  assert _snr_db(windows, merged) >= 80
+  assert snr_db(windows, merged) >= 80
 
 
 def test_bin_ranges_partition_the_spectrum(config):

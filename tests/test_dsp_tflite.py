@@ -5,14 +5,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import load_music
-from tfvocoder import dsp, dsp_tflite
+from tfvocoder import dsp
+from tfvocoder.dsp import builtin_merge
 from tfvocoder.config import VocoderConfig
-
-
-def snr_db(reference, estimate):
-  reference = np.asarray(reference, np.float64)
-  error = reference - np.asarray(estimate, np.float64)
-  return 10 * np.log10(np.sum(reference ** 2) / max(np.sum(error ** 2), 1e-30))
+from tfvocoder.evaluation.metrics import snr_db
 
 
 def random_bands(config, num_samples, batch=2, seed=0):
@@ -30,7 +26,7 @@ def test_irfft_builtin_matches_numpy():
     spectrum[:, 0] = spectrum[:, 0].real      # a real signal's DC and Nyquist
     spectrum[:, -1] = spectrum[:, -1].real
     expected = np.fft.irfft(spectrum, n)
-    got = dsp_tflite.irfft_builtin(
+    got = builtin_merge.irfft_builtin(
         tf.constant(spectrum.real, tf.float32),
         tf.constant(spectrum.imag, tf.float32)).numpy()
     assert got.shape == (3, n)
@@ -43,7 +39,7 @@ def test_merge_matches_fft_merge_on_real_music():
   n = len(audio) // config.window * config.window
   bands = dsp.split_bands(audio[None, :n], config)
   expected = dsp.merge_bands(bands, config).numpy()
-  got = dsp_tflite.merge_bands_builtin(bands, config).numpy()
+  got = builtin_merge.merge_bands_builtin(bands, config).numpy()
   assert got.shape == (1, n)
   assert snr_db(expected, got) >= 40
   assert snr_db(expected, got) > 100        # same math, float rounding only
@@ -55,14 +51,14 @@ def test_merge_matches_fft_merge_on_random_bands(frames):
   config = VocoderConfig()
   bands = random_bands(config, frames * config.hop_length)
   expected = dsp.merge_bands(bands, config).numpy()
-  got = dsp_tflite.merge_bands_builtin(bands, config).numpy()
+  got = builtin_merge.merge_bands_builtin(bands, config).numpy()
   assert snr_db(expected, got) > 100
 
 
 def test_merge_with_dynamic_lengths():
   config = VocoderConfig()
   spec = [tf.TensorSpec([None, None], tf.float32)] * config.n_bands
-  merge = tf.function(lambda *b: dsp_tflite.merge_bands_builtin(b, config),
+  merge = tf.function(lambda *b: builtin_merge.merge_bands_builtin(b, config),
                       input_signature=spec)
   for frames in (8, 24):
     bands = random_bands(config, frames * config.hop_length, seed=frames)
@@ -73,27 +69,27 @@ def test_bad_band_lengths_are_rejected():
   config = VocoderConfig()
   bands = random_bands(config, 4 * config.hop_length)
   with pytest.raises(ValueError, match="expects 5 bands"):
-    dsp_tflite.merge_bands_builtin(bands[:4], config)
+    builtin_merge.merge_bands_builtin(bands[:4], config)
   bands[2] = bands[2][:, :-2]
   with pytest.raises(ValueError, match="band 2"):
-    dsp_tflite.merge_bands_builtin(bands, config)
+    builtin_merge.merge_bands_builtin(bands, config)
   with pytest.raises(ValueError, match="power of two"):
-    dsp_tflite.check_tflite_length(3 * config.hop_length, config)
-  dsp_tflite.check_tflite_length(4 * config.hop_length, config)
+    builtin_merge.check_tflite_length(3 * config.hop_length, config)
+  builtin_merge.check_tflite_length(4 * config.hop_length, config)
 
 
 def test_converts_to_builtin_tflite_and_agrees():
   from ai_edge_litert.interpreter import Interpreter
-  from tfvocoder.runtime import tflite_op_names
+  from tfvocoder.inference.runtime import tflite_op_names
 
   config = VocoderConfig()
   n = 16 * config.hop_length
-  dsp_tflite.check_tflite_length(n, config)
+  builtin_merge.check_tflite_length(n, config)
   spec = [tf.TensorSpec([1, n // 2 ** k], tf.float32, name=f"band_{k}")
           for k in range(config.n_bands)]
   module = tf.Module()
   module.merge = tf.function(
-      lambda *b: {"audio": dsp_tflite.merge_bands_builtin(b, config)},
+      lambda *b: {"audio": builtin_merge.merge_bands_builtin(b, config)},
       input_signature=spec)
   converter = tf.lite.TFLiteConverter.from_concrete_functions(
       [module.merge.get_concrete_function()], module)
@@ -116,14 +112,14 @@ def test_converts_to_builtin_tflite_and_agrees():
 
 def test_merge_cost_is_small():
   config = VocoderConfig()
-  macs = dsp_tflite.merge_macs_per_second(2 ** 7 * config.hop_length, config)
+  macs = builtin_merge.merge_macs_per_second(2 ** 7 * config.hop_length, config)
   # A few MMAC per audio second, three orders below the generators.
   assert 1e5 < macs < 2e7
 
 
 def test_flex_ops_are_detected():
   """The builtin-only check can fail: irfft needs a Flex op."""
-  from tfvocoder.runtime import tflite_op_names
+  from tfvocoder.inference.runtime import tflite_op_names
   module = tf.Module()
   module.inverse = tf.function(
       lambda x: {"y": tf.signal.irfft(tf.complex(x, x))},
@@ -138,9 +134,9 @@ def test_flex_ops_are_detected():
 
 # --- smooth merge + band-edge correction = the FFT merge ---------------------
 def _global_smooth_plus_edges(bands, config):
-  from tfvocoder.band_edges import EdgeCorrection
+  from tfvocoder.inference.edge_correction import EdgeCorrection
   frames = bands[0].shape[-1] // config.hop_length
-  smooth = dsp_tflite.merge_bands_smooth(bands, config).numpy()[0]
+  smooth = builtin_merge.merge_bands_smooth(bands, config).numpy()[0]
   edges = EdgeCorrection(config, frames)
   edges.feed_periodic([np.asarray(b)[0] for b in bands])
   return smooth, edges.correction(0, frames)
@@ -170,12 +166,12 @@ def test_smooth_merge_alone_differs_near_edges_only():
   edges = [e for low, high in config.band_edges_hz for e in (low, high)
            if 0 < e < config.sample_rate / 2]
   near = np.min(np.abs(freqs[:, None] - np.array(edges)[None]), axis=1) <= (
-      dsp_tflite.EDGE_TRANSITION_HZ + 1)
+      builtin_merge.EDGE_TRANSITION_HZ + 1)
   assert error[~near].max() < 1e-3 * error[near].max()
 
 
 def test_edge_correction_streams_in_any_blocks():
-  from tfvocoder.band_edges import EdgeCorrection
+  from tfvocoder.inference.edge_correction import EdgeCorrection
   config = VocoderConfig()
   frames = 300
   bands = [b[0] for b in random_bands(config, frames * config.hop_length,
@@ -202,12 +198,12 @@ def test_smooth_merge_is_local():
   frames, core, context = 240, 48, 32
   hop = config.hop_length
   bands = random_bands(config, frames * hop, batch=1, seed=6)
-  expected = dsp_tflite.merge_bands_smooth(bands, config).numpy()[0]
+  expected = builtin_merge.merge_bands_smooth(bands, config).numpy()[0]
   out = []
   for p in range(0, frames, core):
     index = np.arange(p - context, p + core + context) % frames
     window = [np.concatenate([b[:, f * h:(f + 1) * h] for f in index], 1)
               for b, h in zip(bands, config.band_hops)]
-    merged = dsp_tflite.merge_bands_smooth(window, config).numpy()[0]
+    merged = builtin_merge.merge_bands_smooth(window, config).numpy()[0]
     out.append(merged[context * hop:(context + core) * hop])
   assert snr_db(expected, np.concatenate(out)) >= 70

@@ -12,9 +12,10 @@ import soundfile as sf
 
 import eval_fixtures
 from conftest import load_music
-from tfvocoder import dsp, evaluate, metrics
+from tfvocoder import dsp, evaluate
+from tfvocoder.evaluation import metrics
 from tfvocoder.config import VocoderConfig, tiny_config
-from tfvocoder.griffin_lim import griffin_lim
+from tfvocoder.evaluation.griffin_lim import griffin_lim
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfvocoder.config import tiny_config
-from tfvocoder.layers import WeightNormalization
+from tfvocoder.models.layers import WeightNormalization
 from vocoder_models import (CHUNK_FRAMES, MERGE_FRAMES, exported,
                             healthy_generator, import_export, music_mel,
                             snr_db, write_model_dir)
@@ -145,7 +145,7 @@ def test_checkpoint_without_generator_is_an_error(tmp_path):
 
 
 def test_untracked_weights_are_detected():
-  from tfvocoder.model_dir import _checkpoint_tracked  # pylint: disable=protected-access
+  from tfvocoder.training.model_dir import _checkpoint_tracked  # pylint: disable=protected-access
 
   class Listed(keras.Model):
     def __init__(self):
@@ -209,7 +209,7 @@ def test_exported_tflite_has_no_transposed_convolutions(tmp_path_factory):
 
 @pytest.mark.parametrize("left,right", [(1, 1), (3, 3), (9, 9), (3, 0)])
 def test_reflect_pad_slices_equal_reflection_padding(left, right):
-  from tfvocoder.layers import ReflectionPad1D
+  from tfvocoder.models.layers import ReflectionPad1D
   formulations = import_export().formulations
   x = np.random.default_rng(left).normal(size=(2, 12, 3)).astype(np.float32)
   layer = ReflectionPad1D((left, right))

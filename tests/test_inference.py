@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tfvocoder.inference import Vocoder, plan_chunks
-from tfvocoder.runtime import ModelLoadError
-from vocoder_models import exported, music_mel, snr_db
+from tfvocoder.inference.runtime import ModelLoadError
+from tfvocoder.evaluation.metrics import snr_db
+from vocoder_models import exported, music_mel
 
 
 def check_no_clicks(reference, streamed, vocoder, frames):
@@ -137,7 +138,7 @@ def test_memory_is_flat_in_length(tmp_path_factory, tmp_path):
   out_dir, _, _, config = exported(tmp_path_factory, "multiscale")
   model = os.path.join(out_dir, "vocoder_fp32.tflite")
   base = music_mel(config, 400, seed=4)
-  frames_per_minute = int(60 * config.sample_rate / config.hop_length)
+  frames_per_minute = int(60 * config.frame_rate)
   peaks = {}
   for minutes in (1, 10):
     frames = minutes * frames_per_minute
@@ -153,7 +154,7 @@ def test_memory_is_flat_in_length(tmp_path_factory, tmp_path):
 
 
 def test_live_mode_is_the_smooth_merge_with_bounded_latency(tmp_path_factory):
-  from tfvocoder import dsp_tflite
+  from tfvocoder.dsp import builtin_merge
   out_dir, _, generator, config = exported(tmp_path_factory, "multiscale")
   vocoder = Vocoder(os.path.join(out_dir, "vocoder_fp32.tflite"), live=True)
   assert vocoder.latency_frames == (vocoder.receptive_field_frames
@@ -165,7 +166,7 @@ def test_live_mode_is_the_smooth_merge_with_bounded_latency(tmp_path_factory):
   padded = [np.pad(b, [[0, 0], [pad * h, pad * h]])
             for b, h in zip(bands, config.band_hops)]
   hop = config.hop_length
-  expected = dsp_tflite.merge_bands_smooth(padded, config).numpy()[0][
+  expected = builtin_merge.merge_bands_smooth(padded, config).numpy()[0][
       pad * hop:(pad + frames) * hop]
   assert snr_db(expected, vocoder.vocode(mel)) >= 60
   assert Vocoder(os.path.join(out_dir, "saved_model")).latency_frames is None

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvocoder import layers
+from tfvocoder.models import layers
 
 
 @pytest.mark.parametrize("length", [1000, 1001])

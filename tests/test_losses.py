@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvocoder import dsp, losses
+from tfvocoder import dsp
+from tfvocoder.training import losses
 from tfvocoder.config import tiny_config
 
 

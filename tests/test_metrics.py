@@ -1,9 +1,9 @@
-"""tfvocoder.metrics against hand-computed values."""
+"""tfvocoder.evaluation.metrics against hand-computed values."""
 
 import numpy as np
 import pytest
 
-from tfvocoder import metrics
+from tfvocoder.evaluation import metrics
 from tfvocoder.config import VocoderConfig
 
 CONFIG = VocoderConfig()

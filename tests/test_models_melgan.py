@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import conv_oracles as npc
 from tfvocoder.config import VocoderConfig, tiny_config
-from tfvocoder.models import common, parameter_counts, summary
+from tfvocoder.models import layers, parameter_counts, summary
 from tfvocoder.models.melgan import MelGANDiscriminator, MelGANGenerator
 
 
@@ -96,7 +96,7 @@ def test_grouped_conv_matches_tensorflow():
   rng = np.random.default_rng(1)
   x = rng.normal(size=(2, 203, 16)).astype(np.float32)
   w = rng.normal(size=(41, 4, 32)).astype(np.float32)
-  got = common.grouped_conv1d(tf.constant(x), tf.constant(w), 4, 4).numpy()
+  got = layers.grouped_conv1d(tf.constant(x), tf.constant(w), 4, 4).numpy()
   # Reference: each group as its own plain convolution.
   groups = [tf.nn.conv1d(x[..., 4 * g:4 * g + 4], w[..., 8 * g:8 * g + 8],
                          stride=4, padding="VALID") for g in range(4)]

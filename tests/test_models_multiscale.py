@@ -8,7 +8,7 @@ import tensorflow as tf
 import conv_oracles as npc
 from tfvocoder import dsp
 from tfvocoder.config import VocoderConfig, tiny_config
-from tfvocoder.models import common, parameter_counts, summary
+from tfvocoder.models import geometry, layers, parameter_counts, summary
 from tfvocoder.models.multiscale import (MultiscaleDiscriminator,
                                          MultiscaleGenerator)
 
@@ -224,7 +224,7 @@ def test_receptive_field_is_gradient_support(nets, tiny):
     grad = tape.gradient(out, mel).numpy()[0]
     rows = np.flatnonzero(np.any(grad != 0, axis=1))
     support = max(f0 - rows.min(), rows.max() - f0)
-    assert support == common.receptive_field_frames(
+    assert support == geometry.receptive_field_frames(
         [(band_layer.spans(), hop)]), k
     supports.append(support)
   assert max(supports) == rf
@@ -308,15 +308,15 @@ def test_config_round_trip_and_saved_model(nets, tiny, tmp_path):
 @pytest.mark.parametrize("config", [tiny_config(), VocoderConfig()],
                          ids=["tiny", "reference"])
 def test_polyphase_banks_equal_direct_banks(config):
-  from tfvocoder.layers import FilterBankConv, FilterBankConvTranspose
+  from tfvocoder.models.layers import FilterBankConv, FilterBankConvTranspose
   rng = np.random.default_rng(9)
   band = config.n_bands - 1
   low, high = config.band_edges_hz[band]
   args = dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
               n_filters=config.filter_bank_filters,
               taps=config.filter_bank_taps, scaling=config.filter_bank_scaling)
-  pairs = [(common.PolyphaseFilterBankConv(**args), FilterBankConv(**args)),
-           (common.PolyphaseFilterBankConvTranspose(**args),
+  pairs = [(layers.PolyphaseFilterBankConv(**args), FilterBankConv(**args)),
+           (layers.PolyphaseFilterBankConvTranspose(**args),
             FilterBankConvTranspose(**args))]
   for length in (16, 1000, 2048):      # below, off and on the 32 phases
     audio = rng.normal(size=(2, length)).astype(np.float32)

@@ -38,7 +38,7 @@ def test_summary_lists_sub_networks():
 
 def test_multiply_adds_reference_configs():
   reference = VocoderConfig()
-  frames_per_second = reference.sample_rate / reference.hop_length
+  frames_per_second = reference.frame_rate
   # Multiscale, per frame and band with factors F: embedding 7*128*128 at
   # the frame rate; each transposed conv applies its 2f*128*128 kernel once
   # per input sample; the bank 128*128 taps per band sample.

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 import eval_fixtures
-from tfvocoder import report
+from tfvocoder.evaluation import report
 
 # Injected into a copy of the page: records script errors and resources that
 # fail to load, then on `load` (which waits for every <img> and for every

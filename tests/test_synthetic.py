@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from tfvocoder.config import tiny_config
-from tfvocoder.data import pipeline, synthetic
+from tfvocoder.data import pipeline, music
 
 CONFIG = tiny_config()
 RATE = CONFIG.sample_rate
 
 
 def test_deterministic_and_in_range():
-  a = synthetic.generate_music(4.0, RATE, seed=3)
-  b = synthetic.generate_music(4.0, RATE, seed=3)
-  c = synthetic.generate_music(4.0, RATE, seed=4)
+  a = music.generate_music(4.0, RATE, seed=3)
+  b = music.generate_music(4.0, RATE, seed=3)
+  c = music.generate_music(4.0, RATE, seed=4)
   np.testing.assert_array_equal(a, b)
   assert a.shape == (4 * RATE,) and a.dtype == np.float32
   assert np.all(np.isfinite(a)) and 0.5 <= np.max(np.abs(a)) <= 0.95
@@ -29,19 +29,19 @@ def test_deterministic_and_in_range():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pitch_classes_follow_the_scale(seed):
   """librosa's chroma: in-scale pitch classes carry most of the energy."""
-  score = synthetic.compose(8.0, seed)
-  audio = synthetic.generate_music(8.0, RATE, seed=seed)
+  score = music.compose(8.0, seed)
+  audio = music.generate_music(8.0, RATE, seed=seed)
   chroma = librosa.feature.chroma_stft(y=audio, sr=RATE).sum(axis=1)
   in_scale = sorted({(score["root"] + p) % 12
-                     for p in synthetic.SCALES[score["scale"]]})
+                     for p in music.SCALES[score["scale"]]})
   out_scale = sorted(set(range(12)) - set(in_scale))
   assert chroma[in_scale].mean() > 2.0 * chroma[out_scale].mean()
 
 
 def test_every_band_has_energy_and_onsets_follow_the_score():
   """All five bands get signal (numpy FFT); librosa's onsets are notes."""
-  score = synthetic.compose(8.0, 5)
-  audio = synthetic.generate_music(8.0, RATE, seed=5)
+  score = music.compose(8.0, 5)
+  audio = music.generate_music(8.0, RATE, seed=5)
   power = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
   freqs = np.fft.rfftfreq(len(audio), 1 / RATE)
   for low, high in CONFIG.band_edges_hz:
@@ -54,20 +54,20 @@ def test_every_band_has_energy_and_onsets_follow_the_score():
   near = [np.min(np.abs(events - t)) < 0.05 for t in onsets]
   assert np.mean(near) > 0.75
   timbres = {n[4] for seed in range(6)
-             for n in synthetic.compose(8.0, seed)["notes"]}
-  assert timbres == set(synthetic.TIMBRES)
-  assert any(synthetic.compose(8.0, seed)["drums"] for seed in range(6))
+             for n in music.compose(8.0, seed)["notes"]}
+  assert timbres == set(music.TIMBRES)
+  assert any(music.compose(8.0, seed)["drums"] for seed in range(6))
 
 
 def test_dataset_written_once_and_matches_generator(tmp_path):
-  out = synthetic.ensure_synthetic_dataset(str(tmp_path / "syn"), CONFIG,
+  out = music.ensure_synthetic_dataset(str(tmp_path / "syn"), CONFIG,
                                            minutes=0.5, workers=1)
   manifest = json.load(open(os.path.join(out, "manifest.json")))
   assert [f["split"] for f in manifest["files"]] == ["train", "test"]
   assert manifest["skipped"] == []
   stamps = {n: os.stat(os.path.join(out, n)).st_mtime_ns
             for n in os.listdir(out)}
-  assert synthetic.ensure_synthetic_dataset(
+  assert music.ensure_synthetic_dataset(
       str(tmp_path / "syn"), CONFIG, minutes=0.5, workers=1) == out
   assert {n: os.stat(os.path.join(out, n)).st_mtime_ns
           for n in os.listdir(out)} == stamps
@@ -78,7 +78,7 @@ def test_dataset_written_once_and_matches_generator(tmp_path):
       os.path.join(out, manifest["splits"]["test"]["shards"][0])):
     feature = tf.train.Example.FromString(raw.numpy()).features.feature
     pcm.append(np.frombuffer(feature["audio"].bytes_list.value[0], "<i2"))
-  expected = synthetic.generate_music(15.0, RATE, seed=(0, 1))
+  expected = music.generate_music(15.0, RATE, seed=(0, 1))
   np.testing.assert_array_equal(np.concatenate(pcm),
                                 np.round(expected * 32767).astype(np.int16))
   batch = next(iter(pipeline.make_dataset(

@@ -14,15 +14,15 @@ import tensorflow as tf
 
 from tfvocoder import dsp, training
 from tfvocoder.config import tiny_config
-from tfvocoder.gan import GANTrainer
+from tfvocoder.training.gan import GANTrainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _batch(config, size, seed=0):
   """A batch in the pipeline's element format, from generated music."""
-  from tfvocoder.data import pipeline, synthetic
-  audio = synthetic.generate_music(
+  from tfvocoder.data import pipeline, music
+  audio = music.generate_music(
       size * config.window / config.sample_rate + 0.1, config.sample_rate,
       seed=seed)[:size * config.window].reshape(size, config.window)
   audio = config.peak_normalize * audio / np.max(np.abs(audio), axis=1,
@@ -43,9 +43,9 @@ def _iterator(strategy, batch):
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   """A small synthetic shard dir shared by the training tests."""
-  from tfvocoder.data import synthetic
+  from tfvocoder.data import music
   path = tmp_path_factory.mktemp("shards")
-  return synthetic.ensure_synthetic_dataset(str(path), tiny_config(),
+  return music.ensure_synthetic_dataset(str(path), tiny_config(),
                                             minutes=1.5, workers=1)
 
 
@@ -212,7 +212,7 @@ def test_multi_worker_keeps_workers_identical(tmp_path, data_dir):
 
 
 def test_example_summaries(tmp_path):
-  from tfvocoder import summaries
+  from tfvocoder.training import summaries
   config = tiny_config()
   batch = _batch(config, 2)
   writer = tf.summary.create_file_writer(str(tmp_path))

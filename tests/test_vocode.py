@@ -12,7 +12,8 @@ from conftest import load_music
 from tfvocoder import dsp
 from tfvocoder.inference import Vocoder
 from tfvocoder.vocode import log_mel_blocks, vocode_files
-from vocoder_models import exported, music_mel, snr_db
+from tfvocoder.evaluation.metrics import snr_db
+from vocoder_models import exported, music_mel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

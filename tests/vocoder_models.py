@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvocoder.config import tiny_config
-from tfvocoder.layers import WeightNormalization
+from tfvocoder.models.layers import WeightNormalization
 
 # The TFLite chunk sizes used by the test exports (frames; powers of two).
 CHUNK_FRAMES = 64
@@ -102,13 +102,6 @@ def exported(tmp_path_factory, model: str):
         merge_frames=MERGE_FRAMES)
     _EXPORTS[model] = (output_dir, report, generator, config)
   return _EXPORTS[model]
-
-
-def snr_db(reference, estimate) -> float:
-  reference = np.asarray(reference, np.float64).reshape(-1)
-  error = reference - np.asarray(estimate, np.float64).reshape(-1)
-  return float(10 * np.log10(np.sum(reference ** 2)
-                             / max(np.sum(error ** 2), 1e-30)))
 
 
 def music_mel(config, frames: int, seed: int = 0) -> np.ndarray:

@@ -154,6 +154,11 @@ class VocoderConfig:
 
   # --- derived values -------------------------------------------------------
   @property
+  def frame_rate(self) -> float:
+    """Mel frames per second of audio (`sample_rate / hop_length`), Hz."""
+    return self.sample_rate / self.hop_length
+
+  @property
   def mel_fmax(self) -> float:
     """Upper mel edge in Hz."""
     return float(self.sample_rate / 2 if self.fmax is None else self.fmax)

@@ -10,18 +10,18 @@ consecutive held-out windows of the `--split` shards of `--data_dir`
 (`tfvocoder.data.pipeline.make_dataset(..., training=False)`, peak-normalised
 like training windows), and/or one example per `--audio` file (its first
 `--max_audio_seconds`). Each example's log-mel is vocoded by every model and
-by Griffin-Lim (`tfvocoder.griffin_lim`), and compared with the real audio
-by every `tfvocoder.metrics` distance.
+by Griffin-Lim (`tfvocoder.evaluation.griffin_lim`), and compared with the real audio
+by every `tfvocoder.evaluation.metrics` distance.
 
 Cost and speed (per system): parameter counts, analytic FLOPs per audio
-second (`tfvocoder.cost`), x real time of Keras `generate_audio` on
+second (`tfvocoder.evaluation.cost`), x real time of Keras `generate_audio` on
 `--speed_seconds` of synthetic music, of the TFLite fp32 file through
 `tfvocoder.inference.Vocoder` (from `--export_dir`, else exported to a
 temporary dir; left out with the reason when export fails or --notflite),
 and of Griffin-Lim.
 
 Output: OUT/metrics.json (everything, per example and averaged), and
-OUT/report.html with OUT/assets/ (`tfvocoder.report`).
+OUT/report.html with OUT/assets/ (`tfvocoder.evaluation.report`).
 """
 
 import math
@@ -32,9 +32,10 @@ from typing import Dict, List, Optional, Sequence
 from absl import app, flags, logging
 import numpy as np
 
-from tfvocoder import cost, metrics
+from tfvocoder.evaluation import cost
+from tfvocoder.evaluation import metrics
 from tfvocoder.config import VocoderConfig
-from tfvocoder.griffin_lim import N_ITER, griffin_lim
+from tfvocoder.evaluation.griffin_lim import N_ITER, griffin_lim
 from tfvocoder.io_utils import atomic_write_text
 
 GRIFFIN_LIM = "griffin_lim"
@@ -52,7 +53,7 @@ class EvaluateError(RuntimeError):
 # ---------------------------------------------------------------------------
 def load_model(model_dir: str):
   """(generator, config, checkpoint path) of a training model dir."""
-  from tfvocoder import model_dir as model_dir_lib
+  from tfvocoder.training import model_dir as model_dir_lib
   try:
     return model_dir_lib.load_generator(model_dir)
   except model_dir_lib.ModelDirError as e:
@@ -181,11 +182,11 @@ def _vocode(systems, items, config, gl_iters, seed, batch_size) -> None:
 def _speed(system, mel, config, repeats, tflite, export_dir, threads) -> Dict:
   """{runtime: {"seconds", "x_real_time"} or {"error"}} of one system."""
   logging.info("timing %s on %.1f s of audio (best of %d)", system["name"],
-               len(mel) / cost.frames_per_second(config), repeats)
+               len(mel) / config.frame_rate, repeats)
   if system["kind"] == GRIFFIN_LIM:
     elapsed = cost.best_seconds(
         lambda: griffin_lim(mel, config, system["n_iter"]), repeats)
-    seconds = len(mel) / cost.frames_per_second(config)
+    seconds = len(mel) / config.frame_rate
     return {"librosa": {"seconds": elapsed, "x_real_time": seconds / elapsed}}
   speed = {"keras": cost.keras_speed(system["generator"], mel, repeats)}
   speed["tflite_fp32"] = (
@@ -209,7 +210,8 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
              export_dirs: Sequence[str] = (), threads: int = 2,
              batch_size: int = 4) -> Dict:
   """Runs the evaluation (module docstring); returns what metrics.json holds."""
-  from tfvocoder import dsp, models, report
+  from tfvocoder import dsp, models
+  from tfvocoder.evaluation import report
   if not data_dir and not audio_files:
     raise EvaluateError("give --data_dir (held-out shards) and/or --audio")
   if export_dirs and len(export_dirs) != len(model_dirs):
@@ -261,7 +263,7 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
     s["metrics"] = metrics.mean_metrics([it["metrics"][s["slug"]]
                                          for it in items])
   speed_mel = cost.speed_mel(config, speed_seconds, seed)
-  audio_seconds = len(speed_mel) / cost.frames_per_second(config)
+  audio_seconds = len(speed_mel) / config.frame_rate
   for i, s in enumerate(systems):
     export_dir = export_dirs[i] if export_dirs and i < len(model_dirs) else None
     s["speed"] = _speed(s, speed_mel, config, speed_repeats, tflite,
@@ -360,7 +362,7 @@ def main(argv):
   except EvaluateError as e:
     print(f"evaluate: error: {e}", file=sys.stderr)
     return 1
-  from tfvocoder.report import summary_table
+  from tfvocoder.evaluation.report import summary_table
   print(summary_table(result))
   print(f"report: {os.path.join(FLAGS.output_dir, 'report.html')}")
   return 0

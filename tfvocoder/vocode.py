@@ -16,7 +16,6 @@ still processed, and the exit status is 1 if any input failed.
 
 import os
 import sys
-import tempfile
 import time
 from typing import List, Optional
 
@@ -24,6 +23,7 @@ from absl import app, flags, logging
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_path
 
 
 def define_flags() -> None:
@@ -36,7 +36,7 @@ def define_flags() -> None:
   flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
   flags.DEFINE_bool("live", False, "Multiscale: fixed-latency streaming "
                     "without the whole-input band-edge correction (see "
-                    "tfvocoder.streaming_merge).")
+                    "tfvocoder.inference.streaming_merge).")
   flags.DEFINE_float("progress_seconds", 30.0, "Log progress for inputs "
                      "longer than this many seconds of audio.")
 
@@ -149,7 +149,7 @@ def write_wav(vocoder, mel: np.ndarray, target: str, label: str,
   import soundfile as sf
   from tfvocoder.data.audio_io import to_pcm16
   config = vocoder.config
-  seconds = len(mel) * config.hop_length / config.sample_rate
+  seconds = len(mel) / config.frame_rate
   marks = {}
 
   def progress(done, total):
@@ -158,21 +158,11 @@ def write_wav(vocoder, mel: np.ndarray, target: str, label: str,
       marks[tenth] = True
       logging.info("%s: %d%% of %.1f s", label, 10 * tenth, seconds)
 
-  directory = os.path.dirname(os.path.abspath(target))
-  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".wav.tmp",
-                             prefix="." + os.path.basename(target) + ".")
-  os.close(fd)
-  try:
+  with atomic_path(target) as tmp:
     with sf.SoundFile(tmp, "w", samplerate=config.sample_rate, channels=1,
                       subtype="PCM_16", format="WAV") as f:
       for block in vocoder.stream(mel, progress=progress):
         f.write(to_pcm16(block))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
   return seconds
 
 
@@ -182,7 +172,7 @@ def vocode_files(inputs: List[str], model: str, output_dir: str,
   """Vocodes every input; returns the number of failed inputs (all of
   them when the model cannot be loaded)."""
   from tfvocoder.inference import Vocoder
-  from tfvocoder.runtime import ModelLoadError
+  from tfvocoder.inference.runtime import ModelLoadError
   try:
     vocoder = Vocoder(model, num_threads=num_threads, live=live)
   except (ModelLoadError, ValueError) as e:

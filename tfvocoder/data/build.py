@@ -36,6 +36,7 @@ from typing import Dict, Iterable, Iterator, List, Optional
 from absl import logging
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_write_json
 from tfvocoder.data import audio_io, shards
 
 MANIFEST = "manifest.json"
@@ -62,8 +63,8 @@ def _process(spec: dict, config: VocoderConfig) -> dict:
   """Decode (or synthesise) and validate one source; never raises."""
   try:
     if spec["kind"] == "synthetic":
-      from tfvocoder.data import synthetic
-      audio = synthetic.generate_music(spec["seconds"], config.sample_rate,
+      from tfvocoder.data import music
+      audio = music.generate_music(spec["seconds"], config.sample_rate,
                                        seed=(spec["seed"], spec["index"]))
       decoded = audio_io.DecodedAudio(audio, config.sample_rate, 1)
     else:
@@ -220,8 +221,9 @@ def _load_journal(output_dir: str, options: dict, digest: str) -> dict:
   return journal
 
 
+# Shard temp/done files, and `io_utils.atomic_path` temps of the two JSONs.
 _LEFTOVER = re.compile(r"^(\.(%s)-\d{5}\.tfrecord\.tmp|(%s)-\d{5}\.tfrecord"
-                      r"\.done|%s\.tmp|%s\.tmp)$" % (
+                      r"\.done|\.%s\.\w+\.tmp|\.%s\.\w+\.tmp)$" % (
                           "|".join(SPLITS), "|".join(SPLITS),
                           re.escape(MANIFEST), re.escape(JOURNAL)))
 
@@ -247,7 +249,7 @@ def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
         dict(name=name, records=records, bytes=size))
     journal["next_file"] = cursor["file"]
     journal["next_record"] = cursor["record"]
-    shards.write_json_atomic(os.path.join(output_dir, JOURNAL), journal)
+    atomic_write_json(os.path.join(output_dir, JOURNAL), journal)
 
   writer = None
   todo = specs[journal["next_file"]:]
@@ -321,7 +323,7 @@ def _finish(output_dir: str, config: VocoderConfig, journal: dict) -> dict:
                   options=journal["options"], splits=splits,
                   files=journal["files"], skipped=journal["skipped"])
   path = os.path.join(output_dir, MANIFEST)
-  shards.write_json_atomic(path, manifest)
+  atomic_write_json(path, manifest)
   if os.path.exists(os.path.join(output_dir, JOURNAL)):   # none if no shards
     os.remove(os.path.join(output_dir, JOURNAL))
   if not journal["files"]:

@@ -90,7 +90,7 @@ def find_audio(input_dir: str, exclude: Optional[str] = None):
 def dataset_options(config: VocoderConfig, record_seconds: float,
                     shard_bytes: int, **extra) -> dict:
   """Everything the shards depend on; a different dict = a different dataset."""
-  record = int(round(record_seconds * config.sample_rate / config.hop_length))
+  record = int(round(record_seconds * config.frame_rate))
   record_samples = max(record * config.hop_length, config.window)
   options = dict(format=build.FORMAT, sample_rate=config.sample_rate,
                  hop_length=config.hop_length, window=config.window,
@@ -207,8 +207,8 @@ def main(argv):
   shard_bytes = int(flag_values.shard_mb * 1e6)
   try:
     if flag_values.synthetic > 0:
-      from tfvocoder.data import synthetic
-      manifest = synthetic.write_synthetic_dataset(
+      from tfvocoder.data import music
+      manifest = music.write_synthetic_dataset(
           flag_values.output_dir, config, flag_values.synthetic,
           seed=flag_values.seed, workers=flag_values.workers,
           holdout_fraction=flag_values.holdout_fraction,

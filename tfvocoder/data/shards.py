@@ -67,17 +67,6 @@ def read_json(path: str):
     return json.load(f)
 
 
-def write_json_atomic(path: str, value) -> None:
-  """Write JSON to `path.tmp`, fsync, then rename over `path`."""
-  temp = path + ".tmp"
-  with open(temp, "w") as f:
-    json.dump(value, f, indent=1, sort_keys=True)
-    f.write("\n")
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(temp, path)
-
-
 class ShardWriter:
   """Writes one split's records into shards of about `shard_bytes`.
 

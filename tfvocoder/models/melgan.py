@@ -27,8 +27,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfvocoder.layers import ReflectionPad1D, WeightNormalization
-from tfvocoder.models import common
+from tfvocoder.models.layers import ReflectionPad1D, WeightNormalization
+from tfvocoder.models import base, geometry, layers
 
 _IO_KERNEL = 7          # generator input / output convolutions
 _RES_KERNEL = 3         # residual block dilated convolution
@@ -67,7 +67,7 @@ def _wn_conv(in_channels, filters, kernel, transpose=False, groups=1,
         filters, kernel, kernel_initializer=kernel_init,
         bias_initializer=bias_init, name=name, **kwargs)
   else:
-    layer = common.GroupedConv1D(
+    layer = layers.GroupedConv1D(
         filters, kernel, groups=groups, kernel_initializer=kernel_init,
         bias_initializer=bias_init, name=name, **kwargs)
   return WeightNormalization(layer, name=name)
@@ -76,8 +76,8 @@ def _wn_conv(in_channels, filters, kernel, transpose=False, groups=1,
 # ---------------------------------------------------------------------------
 # Generator
 # ---------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class ResidualBlock(common.ConfigLayer):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class ResidualBlock(base.ConfigLayer):
   """`[batch, t, channels]` -> same shape; dilated k3 branch + k1 shortcut."""
 
   def __init__(self, config, channels, dilation, **kwargs):
@@ -96,14 +96,14 @@ class ResidualBlock(common.ConfigLayer):
       layer.build(shape)
 
   def call(self, x):
-    y = self.conv(self.pad(common.leaky_relu(x, self.config)))
-    y = self.mix(common.leaky_relu(y, self.config))
+    y = self.conv(self.pad(base.leaky_relu(x, self.config)))
+    y = self.mix(base.leaky_relu(y, self.config))
     return self.shortcut(x) + y
 
   def multiply_adds(self, length):
     total = 0.0
     for layer in (self.conv, self.mix, self.shortcut):
-      total += common.multiply_adds(layer, length)[0]
+      total += geometry.multiply_adds(layer, length)[0]
     return total, length
 
   def get_config(self):
@@ -112,8 +112,8 @@ class ResidualBlock(common.ConfigLayer):
     return base
 
 
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class MelGANGenerator(common.ConfigModel):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class MelGANGenerator(base.ConfigModel):
   """mel `[batch, frames, n_mels]` -> float32 audio `[batch, frames * hop]`
   in [-1, 1] at `sample_rate` Hz; see the module doc."""
 
@@ -121,7 +121,7 @@ class MelGANGenerator(common.ConfigModel):
 
   def __init__(self, config, name="melgan_generator", **kwargs):
     super().__init__(name=name, **kwargs)
-    c = self.config = common.as_config(config)
+    c = self.config = base.as_config(config)
     ratios = c.melgan_ratios
     self.pad_in = ReflectionPad1D(_IO_KERNEL // 2, name="pad_in")
     channels = c.melgan_ngf * 2 ** len(ratios)
@@ -131,7 +131,7 @@ class MelGANGenerator(common.ConfigModel):
       setattr(self, f"upsample_{i}", _wn_conv(
           in_channels, channels, 2 * r, transpose=True, strides=r,
           padding="same", name=f"upsample_{i}"))
-      common.assign_layers(self, f"residual_{i}", [
+      base.assign_layers(self, f"residual_{i}", [
           ResidualBlock(c, channels, d, name=f"residual_{i}_{j}")
           for j, d in enumerate(c.melgan_residual_dilations)])
     self.pad_out = ReflectionPad1D(_IO_KERNEL // 2, name="pad_out")
@@ -140,12 +140,12 @@ class MelGANGenerator(common.ConfigModel):
 
   @property
   def upsample(self):
-    return common.layers_of(self, "upsample")
+    return base.layers_of(self, "upsample")
 
   @property
   def blocks(self):
     """Per upsampling stage, its residual blocks."""
-    return [common.layers_of(self, f"residual_{i}")
+    return [base.layers_of(self, f"residual_{i}")
             for i in range(len(self.config.melgan_ratios))]
 
   def build(self, input_shape=None):
@@ -162,10 +162,10 @@ class MelGANGenerator(common.ConfigModel):
   def call(self, mel, training=False):
     x = self.conv_in(self.pad_in(mel))
     for up, blocks in zip(self.upsample, self.blocks):
-      x = up(common.leaky_relu(x, self.config))
+      x = up(base.leaky_relu(x, self.config))
       for block in blocks:
         x = block(x)
-    x = self.conv_out(self.pad_out(common.leaky_relu(x, self.config)))
+    x = self.conv_out(self.pad_out(base.leaky_relu(x, self.config)))
     return ops.cast(ops.tanh(x)[..., 0], "float32")
 
   def generate_audio(self, mel):
@@ -175,28 +175,28 @@ class MelGANGenerator(common.ConfigModel):
   @property
   def receptive_field_frames(self) -> int:
     """Mel frames on each side that influence an output sample."""
-    spans = [common.conv_span(self.conv_in, pad_left=_IO_KERNEL // 2)]
+    spans = [geometry.conv_span(self.conv_in, pad_left=_IO_KERNEL // 2)]
     for up, blocks in zip(self.upsample, self.blocks):
-      spans.append(common.conv_span(up))
-      spans += [common.conv_span(b.conv, pad_left=b.dilation) for b in blocks]
-    spans.append(common.conv_span(self.conv_out, pad_left=_IO_KERNEL // 2))
-    return common.receptive_field_frames([(spans, self.config.hop_length)])
+      spans.append(geometry.conv_span(up))
+      spans += [geometry.conv_span(b.conv, pad_left=b.dilation) for b in blocks]
+    spans.append(geometry.conv_span(self.conv_out, pad_left=_IO_KERNEL // 2))
+    return geometry.receptive_field_frames([(spans, self.config.hop_length)])
 
   def multiply_adds_per_frame(self) -> float:
-    total, length = common.multiply_adds(self.conv_in, 1.0)
+    total, length = geometry.multiply_adds(self.conv_in, 1.0)
     for up, blocks in zip(self.upsample, self.blocks):
-      macs, length = common.multiply_adds(up, length)
+      macs, length = geometry.multiply_adds(up, length)
       total += macs
       for block in blocks:
         total += block.multiply_adds(length)[0]
-    return total + common.multiply_adds(self.conv_out, length)[0]
+    return total + geometry.multiply_adds(self.conv_out, length)[0]
 
 
 # ---------------------------------------------------------------------------
 # Discriminator
 # ---------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class ScaleDiscriminator(common.ConfigLayer):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class ScaleDiscriminator(base.ConfigLayer):
   """One scale's judge.
 
   Call: audio `[batch, t, 1]` (and the mel pooled alike, `[batch, t / hop,
@@ -227,11 +227,11 @@ class ScaleDiscriminator(common.ConfigLayer):
 
   @property
   def downsample(self):
-    return common.layers_of(self, "downsample")
+    return base.layers_of(self, "downsample")
 
   @property
   def zero_pads(self):
-    return common.layers_of(self, "pad")
+    return base.layers_of(self, "pad")
 
   def build_sublayers(self):
     c = self.config
@@ -246,34 +246,34 @@ class ScaleDiscriminator(common.ConfigLayer):
     self.judge.build((None, None, self.conv_last.layer.filters))
 
   def call(self, audio, mel=None):
-    x = common.leaky_relu(self.conv_in(self.pad_in(audio)), self.config)
+    x = base.leaky_relu(self.conv_in(self.pad_in(audio)), self.config)
     features = [x]
     for pad, layer in zip(self.zero_pads, self.downsample):
-      x = common.leaky_relu(layer(pad(x)), self.config)
+      x = base.leaky_relu(layer(pad(x)), self.config)
       features.append(x)
     if self.config.melgan_disc_conditioned:
       x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
-    x = common.leaky_relu(self.conv_last(x), self.config)
+    x = base.leaky_relu(self.conv_last(x), self.config)
     features.append(x)
     return self.judge(x), features
 
 
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class MelGANDiscriminator(common.ConfigModel):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class MelGANDiscriminator(base.ConfigModel):
   """(audio `[batch, samples]`, mel) -> `melgan_disc_scales` pairs
   (judgement `[batch, samples / 2**s / prod(downsample), 1]`, feature maps),
   full rate first. The mel is ignored unless `melgan_disc_conditioned`."""
 
   def __init__(self, config, name="melgan_discriminator", **kwargs):
     super().__init__(name=name, **kwargs)
-    c = self.config = common.as_config(config)
+    c = self.config = base.as_config(config)
     if c.melgan_disc_conditioned and (
         math.prod(c.melgan_disc_downsample) != c.hop_length):
       raise ValueError(
           f"melgan_disc_conditioned needs melgan_disc_downsample="
           f"{c.melgan_disc_downsample} to multiply to hop_length="
           f"{c.hop_length} (the mel joins at the frame rate)")
-    common.assign_layers(self, "scale", [
+    base.assign_layers(self, "scale", [
         ScaleDiscriminator(c, name=f"scale_{i}")
         for i in range(c.melgan_disc_scales)])
     self.pool = keras.layers.AveragePooling1D(_POOL, strides=2, padding="same",
@@ -282,7 +282,7 @@ class MelGANDiscriminator(common.ConfigModel):
 
   @property
   def scales(self):
-    return common.layers_of(self, "scale")
+    return base.layers_of(self, "scale")
 
   def build(self, input_shape=None):
     for scale in self.scales:

@@ -17,8 +17,8 @@ joint judge sees the five band states (the outputs of the strided stacks)
 and the mel: `disc_post_layers` Conv1D(joint_channels, disc_judge_kernel) +
 LeakyReLU and a judge. Features are every LeakyReLU activation.
 
-The frozen banks are `tfvocoder.layers` filter-bank layers computed in
-polyphase form (`common.PolyphaseFilterBankConv*`): same weights, same
+The frozen banks are `tfvocoder.models.layers` filter-bank layers computed in
+polyphase form (`layers.PolyphaseFilterBankConv*`): same weights, same
 outputs to float rounding, several times faster on CPU.
 """
 
@@ -29,15 +29,15 @@ import tensorflow as tf
 from keras import ops
 
 from tfvocoder import dsp
-from tfvocoder.layers import band_bank_args
-from tfvocoder.models import common
+from tfvocoder.models.layers import band_bank_args
+from tfvocoder.models import base, geometry, layers
 
 
 # ---------------------------------------------------------------------------
 # Generator
 # ---------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class BandGenerator(common.ConfigLayer):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class BandGenerator(base.ConfigLayer):
   """One band's sub-generator.
 
   Call: mel `[batch, frames, n_mels]` -> `[batch, frames * band_hops[band]]`
@@ -48,23 +48,23 @@ class BandGenerator(common.ConfigLayer):
     super().__init__(config, **kwargs)
     c = self.config
     self.band = int(band)
-    init = common.kernel_initializer(c)
+    init = base.kernel_initializer(c)
     self.embed = keras.layers.Conv1D(
         c.gen_channels, c.gen_embed_kernel, padding="same",
         kernel_initializer=init, name="embed")
     factors = c.band_factors[self.band]
-    common.assign_layers(self, "upsample", [
+    base.assign_layers(self, "upsample", [
         keras.layers.Conv1DTranspose(
             c.filter_bank_filters if i == len(factors) - 1 else c.gen_channels,
             2 * f, strides=f, padding="same", kernel_initializer=init,
             name=f"upsample_{i}")
         for i, f in enumerate(factors)])
-    self.synthesis = common.PolyphaseFilterBankConvTranspose(
+    self.synthesis = layers.PolyphaseFilterBankConvTranspose(
         **band_bank_args(c, self.band), name="synthesis")
 
   @property
   def upsample(self):
-    return common.layers_of(self, "upsample")
+    return base.layers_of(self, "upsample")
 
   def build_sublayers(self):
     self.embed.build((None, None, self.config.n_mels))
@@ -79,21 +79,21 @@ class BandGenerator(common.ConfigLayer):
 
   def excitation(self, mel):
     """The bank's input: `[batch, frames * band_hops[band], filters]`."""
-    x = common.leaky_relu(self.embed(mel), self.config)
+    x = base.leaky_relu(self.embed(mel), self.config)
     for layer in self.upsample:
-      x = common.leaky_relu(layer(x), self.config)
+      x = base.leaky_relu(layer(x), self.config)
     return x
 
-  def spans(self) -> List[common.Span]:
+  def spans(self) -> List[geometry.Span]:
     """Geometry of the chain mel frames -> band samples."""
-    return ([common.conv_span(self.embed)]
-            + [common.conv_span(layer) for layer in self.upsample]
-            + [common.filter_bank_span(self.synthesis)])
+    return ([geometry.conv_span(self.embed)]
+            + [geometry.conv_span(layer) for layer in self.upsample]
+            + [geometry.filter_bank_span(self.synthesis)])
 
   def multiply_adds_per_frame(self) -> float:
     total, length = 0.0, 1.0
     for layer in [self.embed, *self.upsample, self.synthesis]:
-      macs, length = common.multiply_adds(layer, length)
+      macs, length = geometry.multiply_adds(layer, length)
       total += macs
     return total
 
@@ -103,8 +103,8 @@ class BandGenerator(common.ConfigLayer):
     return base
 
 
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class MultiscaleGenerator(common.ConfigModel):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class MultiscaleGenerator(base.ConfigModel):
   """mel `[batch, frames, n_mels]` -> `n_bands` tensors `[batch, frames *
   hop_length / 2**k]` (float32, largest band first); see the module doc."""
 
@@ -112,15 +112,15 @@ class MultiscaleGenerator(common.ConfigModel):
 
   def __init__(self, config, name="multiscale_generator", **kwargs):
     super().__init__(name=name, **kwargs)
-    self.config = common.as_config(config)
-    common.assign_layers(self, "band", [
+    self.config = base.as_config(config)
+    base.assign_layers(self, "band", [
         BandGenerator(self.config, k, name=f"band_{k}")
         for k in range(self.config.n_bands)])
     self.build()
 
   @property
   def band_generators(self):
-    return common.layers_of(self, "band")
+    return base.layers_of(self, "band")
 
   def build(self, input_shape=None):
     for band in self.band_generators:
@@ -139,7 +139,7 @@ class MultiscaleGenerator(common.ConfigModel):
     """Mel frames on each side that influence a band sample (the network
     only: `merge_bands` is a global FFT interpolation, whose edge effects
     decay with distance but are not bounded by a frame count)."""
-    return common.receptive_field_frames(
+    return geometry.receptive_field_frames(
         (band.spans(), hop) for band, hop in
         zip(self.band_generators, self.config.band_hops))
 
@@ -151,8 +151,8 @@ class MultiscaleGenerator(common.ConfigModel):
 # ---------------------------------------------------------------------------
 # Discriminator
 # ---------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class BandDiscriminator(common.ConfigLayer):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class BandDiscriminator(base.ConfigLayer):
   """One band's sub-discriminator.
 
   Call: band `[batch, frames * band_hops[band]]` (and mel `[batch, frames,
@@ -165,15 +165,15 @@ class BandDiscriminator(common.ConfigLayer):
     super().__init__(config, **kwargs)
     c = self.config
     self.band = int(band)
-    init = common.kernel_initializer(c)
-    self.analysis = common.PolyphaseFilterBankConv(
+    init = base.kernel_initializer(c)
+    self.analysis = layers.PolyphaseFilterBankConv(
         **band_bank_args(c, self.band), name="analysis")
-    common.assign_layers(self, "downsample", [
+    base.assign_layers(self, "downsample", [
         keras.layers.Conv1D(c.disc_channels, c.disc_kernel, strides=f,
                             padding="same", kernel_initializer=init,
                             name=f"downsample_{i}")
         for i, f in enumerate(c.band_factors[self.band])])
-    common.assign_layers(self, "post", [
+    base.assign_layers(self, "post", [
         keras.layers.Conv1D(c.disc_channels, c.disc_judge_kernel,
                             padding="same", kernel_initializer=init,
                             name=f"post_{i}")
@@ -183,11 +183,11 @@ class BandDiscriminator(common.ConfigLayer):
 
   @property
   def downsample(self):
-    return common.layers_of(self, "downsample")
+    return base.layers_of(self, "downsample")
 
   @property
   def post(self):
-    return common.layers_of(self, "post")
+    return base.layers_of(self, "post")
 
   def build_sublayers(self):
     c = self.config
@@ -207,13 +207,13 @@ class BandDiscriminator(common.ConfigLayer):
     x = self.analysis(band)
     features = []
     for layer in self.downsample:
-      x = common.leaky_relu(layer(x), self.config)
+      x = base.leaky_relu(layer(x), self.config)
       features.append(x)
     state = x
     if self.config.conditioned:
       x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
     for layer in self.post:
-      x = common.leaky_relu(layer(x), self.config)
+      x = base.leaky_relu(layer(x), self.config)
       features.append(x)
     return self.judge(x), features, state
 
@@ -223,8 +223,8 @@ class BandDiscriminator(common.ConfigLayer):
     return base
 
 
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class JointJudge(common.ConfigLayer):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class JointJudge(base.ConfigLayer):
   """Judges all bands together.
 
   Call: the `n_bands` band states `[batch, frames, disc_channels]` (and the
@@ -234,8 +234,8 @@ class JointJudge(common.ConfigLayer):
   def __init__(self, config, **kwargs):
     super().__init__(config, **kwargs)
     c = self.config
-    init = common.kernel_initializer(c)
-    common.assign_layers(self, "post", [
+    init = base.kernel_initializer(c)
+    base.assign_layers(self, "post", [
         keras.layers.Conv1D(c.joint_channels, c.disc_judge_kernel,
                             padding="same", kernel_initializer=init,
                             name=f"post_{i}")
@@ -245,7 +245,7 @@ class JointJudge(common.ConfigLayer):
 
   @property
   def post(self):
-    return common.layers_of(self, "post")
+    return base.layers_of(self, "post")
 
   def build_sublayers(self):
     c = self.config
@@ -261,13 +261,13 @@ class JointJudge(common.ConfigLayer):
       x = ops.concatenate([x, ops.cast(mel, x.dtype)], axis=-1)
     features = []
     for layer in self.post:
-      x = common.leaky_relu(layer(x), self.config)
+      x = base.leaky_relu(layer(x), self.config)
       features.append(x)
     return self.judge(x), features
 
 
-@keras.saving.register_keras_serializable(common.PACKAGE)
-class MultiscaleDiscriminator(common.ConfigModel):
+@keras.saving.register_keras_serializable(base.PACKAGE)
+class MultiscaleDiscriminator(base.ConfigModel):
   """(bands, mel) -> `n_bands + 1` pairs (judgement `[batch, frames, 1]`,
   feature maps): one per band, largest first, then the joint judge.
 
@@ -277,8 +277,8 @@ class MultiscaleDiscriminator(common.ConfigModel):
 
   def __init__(self, config, name="multiscale_discriminator", **kwargs):
     super().__init__(name=name, **kwargs)
-    self.config = common.as_config(config)
-    common.assign_layers(self, "band", [
+    self.config = base.as_config(config)
+    base.assign_layers(self, "band", [
         BandDiscriminator(self.config, k, name=f"band_{k}")
         for k in range(self.config.n_bands)])
     self.joint = JointJudge(self.config, name="joint")
@@ -286,7 +286,7 @@ class MultiscaleDiscriminator(common.ConfigModel):
 
   @property
   def band_discriminators(self):
-    return common.layers_of(self, "band")
+    return base.layers_of(self, "band")
 
   def build(self, input_shape=None):
     for layer in [*self.band_discriminators, self.joint]:

@@ -35,8 +35,8 @@ from typing import List, Sequence
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ
 
-EDGE_TRANSITION_HZ = 20.0   # half-width of the smooth band crossovers, Hz
 _ATTENUATION_DB = 80.0
 _KAISER_BETA = 0.1102 * (_ATTENUATION_DB - 8.7)
 
@@ -100,7 +100,7 @@ class EdgeCorrection:
                transition_hz: float = EDGE_TRANSITION_HZ):
     self.config = config
     self.frames = int(total_frames)
-    frame_rate = config.sample_rate / config.hop_length
+    frame_rate = config.frame_rate
     if not 0 < transition_hz < frame_rate / 4:
       raise ValueError(f"transition_hz={transition_hz} must be in (0, frame "
                        f"rate / 4 = {frame_rate / 4:.1f})")

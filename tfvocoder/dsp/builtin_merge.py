@@ -39,7 +39,7 @@ length, so the same functions also serve the dynamic-length SavedModel.
 
 `merge_bands_smooth` is the same construction with smooth crossovers
 (`smooth_gain`) instead of brick walls at the inner band edges: the local
-part of the streamed merge (`tfvocoder.streaming_merge`).
+part of the streamed merge (`tfvocoder.inference.streaming_merge`).
 
 Shapes: bands are a list of `n_bands` tensors `[batch, N / 2**k]`, largest
 band (highest rate) first; audio `[batch, N]` float32 at `sample_rate` Hz.
@@ -50,8 +50,8 @@ from typing import List, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from tfvocoder.band_edges import EDGE_TRANSITION_HZ
 from tfvocoder.config import VocoderConfig
+from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ
 
 Length = Union[int, tf.Tensor]
 

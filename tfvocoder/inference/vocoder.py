@@ -1,7 +1,7 @@
 """Streaming vocoder: a mel of any length -> audio, in fixed-size chunks.
 
 `Vocoder(path)` loads an export (SavedModel dir or `.tflite` file, see
-`tfvocoder.runtime`) and vocodes `[frames, n_mels]` log-mels so that the
+`tfvocoder.inference.runtime`) and vocodes `[frames, n_mels]` log-mels so that the
 stitched output equals one-shot generation of the whole mel:
 
 1. Generator, in chunks of `chunk_frames` mel frames overlapping by the
@@ -13,7 +13,7 @@ stitched output equals one-shot generation of the whole mel:
 2. Band merge (multiscale only): the one-shot merge is a brick-wall FFT over
    the whole input, so it is streamed as a smooth merge on overlapping
    windows plus an exact correction near the band edges accumulated in a
-   first pass (`tfvocoder.streaming_merge`); `live=True` skips the
+   first pass (`tfvocoder.inference.streaming_merge`); `live=True` skips the
    correction and emits blocks with a fixed latency instead.
 
 Memory is flat in the input length: a chunk of mel, a few merge windows of
@@ -29,8 +29,8 @@ from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from tfvocoder.runtime import open_runtime
-from tfvocoder.streaming_merge import merged_blocks
+from tfvocoder.inference.runtime import open_runtime
+from tfvocoder.inference.streaming_merge import merged_blocks
 
 DEFAULT_CHUNK_FRAMES = 2 ** 8     # dynamic (SavedModel) generator chunks
 DEFAULT_MERGE_FRAMES = 2 ** 8     # dynamic smooth-merge windows
@@ -84,7 +84,7 @@ class Vocoder:
     merge_core_frames: frames of each merge window kept (default half).
     live: multiscale only: emit blocks with a fixed latency
       (`latency_frames`), leaving out the exact band-edge correction that
-      needs the whole input (see `tfvocoder.streaming_merge`).
+      needs the whole input (see `tfvocoder.inference.streaming_merge`).
   """
 
   def __init__(self, model_path: str, num_threads: int = 2,

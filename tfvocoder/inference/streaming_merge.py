@@ -1,7 +1,7 @@
 """The multiscale band merge, streamed so that it equals the one-shot merge.
 
 The one-shot merge (`dsp.merge_bands`) is a brick-wall FFT over the whole
-input. It is computed as two parts (see `tfvocoder.band_edges`):
+input. It is computed as two parts (see `tfvocoder.inference.edge_correction`):
 
 1. the smooth merge (`dsp_tflite.merge_bands_smooth`, the exported `merge`
    signature), whose kernel is short: run on windows of `window` frames of
@@ -25,7 +25,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfvocoder.band_edges import EdgeCorrection
+from tfvocoder.inference.edge_correction import EdgeCorrection
 from tfvocoder.config import VocoderConfig
 
 # exact(first, last) -> iterator of (start, stop, bands of frames [start, stop))

@@ -68,7 +68,7 @@ def _fmt(value, digits=3) -> str:
 def spectrogram_db(audio: np.ndarray, config: VocoderConfig) -> np.ndarray:
   """|STFT| in dB re a full-scale sinusoid `[bins, frames]`, n_fft /
   hop_length of the config, clipped to [-SPEC_RANGE_DB, 0]."""
-  from tfvocoder import metrics
+  from tfvocoder.evaluation import metrics
   spec = np.abs(metrics.stft(audio, config.n_fft, config.hop_length)).T
   db = 20 * np.log10(np.maximum(spec, 1e-9) / (config.n_fft / 4))
   return np.clip(db, -SPEC_RANGE_DB, 0.0)
@@ -98,7 +98,7 @@ def _write_wav(path, audio, config):
 
 def _example_assets(stage, i, item, systems, real_slug, config) -> Dict:
   """Writes one example's images and wav files; returns their names."""
-  from tfvocoder import metrics
+  from tfvocoder.evaluation import metrics
   seconds = len(item["audio"]) / config.sample_rate
   files = {"mel": f"ex{i}_mel.png", "wav": {}, "spectrogram": {}}
   _save_image(os.path.join(stage, files["mel"]), np.asarray(item["mel"]).T,
@@ -221,7 +221,7 @@ def summary_table(result) -> str:
 
 
 def _tables(result, config) -> str:
-  from tfvocoder import metrics
+  from tfvocoder.evaluation import metrics
   systems = result["systems"]
   parts = ["<h2>Summary (mean over examples)</h2>",
            _table(SUMMARY_HEADER, summary_rows(result))]

@@ -15,7 +15,8 @@ from typing import Dict
 import keras
 import tensorflow as tf
 
-from tfvocoder import dsp, losses, models
+from tfvocoder import dsp, models
+from tfvocoder.training import losses
 from tfvocoder.config import VocoderConfig
 
 

@@ -187,3 +187,87 @@ class WeightNormalization(keras.layers.Wrapper):
     in_channels = v.shape[2] if self.transpose else v.shape[1] * getattr(
         self.layer, "groups", 1)
     return (None, None, in_channels)
+
+
+def grouped_conv1d(inputs, kernel, stride: int, groups: int):
+  """Grouped 'valid' 1-D convolution as framing plus one batched matmul.
+
+  Same result as `tf.nn.convolution(inputs, kernel, stride, "VALID")` with
+  `groups` contiguous channel groups (input channel group g feeds output
+  channels [g * out / groups, (g + 1) * out / groups)), which TensorFlow only
+  runs on CPU through XLA: measured on 2 cores, that took 25 s for the
+  1024-channel, 256-group layer of the MelGAN judge (batch 8, forward and
+  backward) against 0.07 s here, and compiles once per input shape.
+
+  Args:
+    inputs: `[batch, time, channels]`.
+    kernel: `[k, channels / groups, out]` (Keras's Conv1D layout).
+  Returns:
+    `[batch, (time - k) // stride + 1, out]`.
+  """
+  k, group_in, out = kernel.shape
+  frames = tf.signal.frame(inputs, k, stride, axis=1)    # [b, t', k, c]
+  batch, steps = tf.shape(frames)[0], tf.shape(frames)[1]
+  frames = tf.reshape(frames, [batch, steps, k, groups, group_in])
+  kernel = tf.reshape(kernel, [k, group_in, groups, out // groups])
+  outputs = tf.einsum("btkgc,kcgo->btgo", frames, kernel)
+  return tf.reshape(outputs, [batch, steps, out])
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class GroupedConv1D(keras.layers.Conv1D):
+  """`keras.layers.Conv1D` whose grouped case runs `grouped_conv1d`.
+
+  `padding="valid"`, no dilation when `groups > 1` (pad explicitly before).
+  Weights, config and results are those of a plain Conv1D.
+  """
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    if self.groups > 1 and (self.padding != "valid"
+                            or self.dilation_rate != (1,)):
+      raise ValueError("GroupedConv1D with groups > 1 needs padding='valid' "
+                       "and dilation 1")
+
+  def convolution_op(self, inputs, kernel):
+    if self.groups == 1:
+      return super().convolution_op(inputs, kernel)
+    return grouped_conv1d(inputs, kernel, self.strides[0], self.groups)
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class PolyphaseFilterBankConv(FilterBankConv):
+  """`FilterBankConv` (same frozen weight, same outputs to float rounding)
+  computed by `dsp.filter_bank_analysis_polyphase`."""
+
+  def __init__(self, *args, phases=32, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.phases = int(phases)
+
+  def call(self, inputs):
+    return dsp.filter_bank_analysis_polyphase(
+        inputs, ops.convert_to_tensor(self.bank), self.phases)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(phases=self.phases)
+    return config
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class PolyphaseFilterBankConvTranspose(FilterBankConvTranspose):
+  """`FilterBankConvTranspose` (same frozen weight, same outputs to float
+  rounding) computed by `dsp.filter_bank_synthesis_polyphase`."""
+
+  def __init__(self, *args, phases=32, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.phases = int(phases)
+
+  def call(self, inputs):
+    return dsp.filter_bank_synthesis_polyphase(
+        inputs, ops.convert_to_tensor(self.bank), self.phases)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(phases=self.phases)
+    return config

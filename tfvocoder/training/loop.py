@@ -24,12 +24,15 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from tfvocoder import distribute, dsp, losses, summaries
+from tfvocoder import dsp
+from tfvocoder.training import distribute
+from tfvocoder.training import losses
+from tfvocoder.training import summaries
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_text
 
 if TYPE_CHECKING:
-  from tfvocoder.gan import GANTrainer
+  from tfvocoder.training.gan import GANTrainer
 
 CONFIG_FILE = "config.json"
 # Fault injection for the resume test: SIGKILL right after saving this step.
@@ -167,13 +170,13 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
 
   data_dir = options.data_dir
   if data_dir is None:
-    from tfvocoder.data import synthetic
-    data_dir = synthetic.ensure_synthetic_dataset(
+    from tfvocoder.data import music
+    data_dir = music.ensure_synthetic_dataset(
         os.path.join(options.model_dir, "synthetic_data"), config,
         minutes=options.synthetic_minutes)
   train_pattern, eval_pattern = _shard_patterns(data_dir)
 
-  from tfvocoder.gan import GANTrainer
+  from tfvocoder.training.gan import GANTrainer
   trainer = GANTrainer(config, strategy, options.batch_size)
   iterator = iter(_distributed_dataset(strategy, train_pattern, config,
                                        options, seed=config.seed))

@@ -52,6 +52,21 @@ Distance = Dict[str, object]
 # Spectra
 # ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
+def snr_db(reference, estimate) -> float:
+  """Signal-to-error ratio `10 log10(sum ref^2 / sum (ref - est)^2)`, dB.
+
+  Args:
+    reference, estimate: arrays of the same size (any shape), float.
+  Returns:
+    dB, float64 arithmetic; identical inputs give about 300 dB (the error
+    energy is floored at 1e-30).
+  """
+  reference = np.asarray(reference, np.float64).reshape(-1)
+  error = reference - np.asarray(estimate, np.float64).reshape(-1)
+  return float(10 * np.log10(np.sum(reference ** 2)
+                             / max(np.sum(error ** 2), 1e-30)))
+
+
 def _hann(n_fft: int) -> np.ndarray:
   n = np.arange(n_fft)
   return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)      # periodic

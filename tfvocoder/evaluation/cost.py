@@ -22,15 +22,9 @@ from absl import logging
 from tfvocoder.config import VocoderConfig
 
 
-def frames_per_second(config: VocoderConfig) -> float:
-  """Mel frames per second of audio."""
-  return config.sample_rate / config.hop_length
-
-
 def flops_per_audio_second(generator) -> float:
   """Analytic FLOPs (2 x multiply-adds) to generate one second of audio."""
-  return 2.0 * generator.multiply_adds_per_frame() * frames_per_second(
-      generator.config)
+  return 2.0 * generator.multiply_adds_per_frame() * generator.config.frame_rate
 
 
 def best_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -50,10 +44,10 @@ def speed_mel(config: VocoderConfig, seconds: float, seed: int = 0
   """A `[frames, n_mels]` float32 log-mel of about `seconds` of synthetic
   music (speed does not depend on the content, but keep it realistic)."""
   from tfvocoder import dsp
-  from tfvocoder.data import synthetic
-  frames = max(1, math.ceil(seconds * frames_per_second(config)))
+  from tfvocoder.data import music
+  frames = max(1, math.ceil(seconds * config.frame_rate))
   n = frames * config.hop_length
-  music = synthetic.generate_music(n / config.sample_rate + 0.1,
+  music = music.generate_music(n / config.sample_rate + 0.1,
                                    config.sample_rate, seed=seed)[:n]
   return dsp.log_mel(music[None].astype(np.float32), config).numpy()[0]
 
@@ -67,7 +61,7 @@ def keras_speed(generator, mel: np.ndarray, repeats: int) -> Dict[str, float]:
   fn = tf.function(generator.generate_audio, input_signature=[
       tf.TensorSpec(batch.shape, tf.float32)])
   elapsed = best_seconds(lambda: fn(batch).numpy(), repeats)
-  audio_seconds = len(mel) / frames_per_second(config)
+  audio_seconds = len(mel) / config.frame_rate
   return {"seconds": elapsed, "x_real_time": audio_seconds / elapsed}
 
 
@@ -106,5 +100,5 @@ def tflite_speed(model_dir: str, export_dir: Optional[str], mel: np.ndarray,
     logging.warning("TFLite timing of %s not available: %s", model_dir, e)
     first = (str(e).splitlines() or [""])[0][:200]
     return {"error": f"{type(e).__name__}: {first}"}
-  seconds = len(mel) / frames_per_second(vocoder.config)
+  seconds = len(mel) / vocoder.config.frame_rate
   return {"seconds": elapsed, "x_real_time": seconds / elapsed}
