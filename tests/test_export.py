@@ -12,9 +12,10 @@ import tensorflow as tf
 
 from tfvocoder.config import tiny_config
 from tfvocoder.models.layers import WeightNormalization
+from tfvocoder.evaluation.metrics import snr_db
 from vocoder_models import (CHUNK_FRAMES, MERGE_FRAMES, exported,
                             healthy_generator, import_export, music_mel,
-                            snr_db, write_model_dir)
+                            write_model_dir)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TFLITE = ("vocoder_fp32.tflite", "vocoder_fp16.tflite", "vocoder_int8.tflite")
