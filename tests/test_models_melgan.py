@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import conv_oracles as npc
 from tfvocoder.config import VocoderConfig, tiny_config
-from tfvocoder.models import layers, parameter_counts, summary
+from tfvocoder.models import parameter_counts, summary
 from tfvocoder.models.melgan import MelGANDiscriminator, MelGANGenerator
 
 
@@ -90,20 +90,6 @@ def test_parameter_counts_reference_config():
   assert 3 * scale == 16_924_086
   assert "4,437,602" in summary(generator)
   assert "16,924,086" in summary(discriminator)
-
-
-def test_grouped_conv_matches_tensorflow():
-  rng = np.random.default_rng(1)
-  x = rng.normal(size=(2, 203, 16)).astype(np.float32)
-  w = rng.normal(size=(41, 4, 32)).astype(np.float32)
-  got = layers.grouped_conv1d(tf.constant(x), tf.constant(w), 4, 4).numpy()
-  # Reference: each group as its own plain convolution.
-  groups = [tf.nn.conv1d(x[..., 4 * g:4 * g + 4], w[..., 8 * g:8 * g + 8],
-                         stride=4, padding="VALID") for g in range(4)]
-  np.testing.assert_allclose(got, tf.concat(groups, -1).numpy(), rtol=1e-5,
-                             atol=1e-4)
-  np.testing.assert_allclose(got[0], npc.conv1d(x[0], w, 0.0, 4, groups=4),
-                             rtol=1e-4, atol=1e-3)
 
 
 def _wn(layer):

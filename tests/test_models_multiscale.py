@@ -8,7 +8,7 @@ import tensorflow as tf
 import conv_oracles as npc
 from tfvocoder import dsp
 from tfvocoder.config import VocoderConfig, tiny_config
-from tfvocoder.models import geometry, layers, parameter_counts, summary
+from tfvocoder.models import geometry, parameter_counts, summary
 from tfvocoder.models.multiscale import (MultiscaleDiscriminator,
                                          MultiscaleGenerator)
 
@@ -303,35 +303,3 @@ def test_config_round_trip_and_saved_model(nets, tiny, tmp_path):
     np.testing.assert_array_equal(got, module.vocode(tf.constant(mel)))
     np.testing.assert_allclose(got, generator.generate_audio(mel), rtol=0,
                                atol=1e-6 * np.abs(got).max())
-
-
-@pytest.mark.parametrize("config", [tiny_config(), VocoderConfig()],
-                         ids=["tiny", "reference"])
-def test_polyphase_banks_equal_direct_banks(config):
-  from tfvocoder.models.layers import FilterBankConv, FilterBankConvTranspose
-  rng = np.random.default_rng(9)
-  band = config.n_bands - 1
-  low, high = config.band_edges_hz[band]
-  args = dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
-              n_filters=config.filter_bank_filters,
-              taps=config.filter_bank_taps, scaling=config.filter_bank_scaling)
-  pairs = [(layers.PolyphaseFilterBankConv(**args), FilterBankConv(**args)),
-           (layers.PolyphaseFilterBankConvTranspose(**args),
-            FilterBankConvTranspose(**args))]
-  for length in (16, 1000, 2048):      # below, off and on the 32 phases
-    audio = rng.normal(size=(2, length)).astype(np.float32)
-    channels = rng.normal(size=(2, length, config.filter_bank_filters)
-                          ).astype(np.float32)
-    for (fast, direct), x in zip(pairs, (audio, channels)):
-      want = direct(x).numpy()
-      got = fast(x)
-      assert tuple(got.shape) == want.shape
-      np.testing.assert_allclose(got.numpy(), want, rtol=0,
-                                 atol=1e-5 * np.abs(want).max())
-      dynamic = tf.function(fast, input_signature=[
-          tf.TensorSpec([None] * x.ndim, tf.float32)])
-      np.testing.assert_array_equal(dynamic(x).numpy(), got.numpy())
-  # Same weight as the direct layer: the band's Morlet bank.
-  np.testing.assert_array_equal(pairs[1][0].bank.numpy(),
-                                dsp.band_filter_bank(band, config))
-  assert pairs[0][0].get_config()["phases"] == 32

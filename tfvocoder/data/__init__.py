@@ -1,11 +1,16 @@
 """Data: audio files -> TFRecord shards -> tf.data batches.
 
   audio_io   decode / mix to mono / resample / validate one file (no TF)
+  music      the built-in seeded synthetic music generator (numpy)
+  sources    what to prepare: file trees, MusicNet folders, synthetic
+             music; their splits; `prepare_dir`, `ensure_synthetic_dataset`
   shards     the shard record format and the shard writer
-  prepare    `python -m tfvocoder.data.prepare`: files -> shards + manifest
-  synthetic  the built-in seeded synthetic music dataset
+  build      the resumable engine: source specs -> shards + manifest
+  prepare    the command line, `python -m tfvocoder.data.prepare`
   pipeline   `make_dataset(...)`: shards -> {"mel", "audio", "bands"} batches
 
-Nothing is imported here, so worker processes that import `audio_io` or
-`prepare` never load TensorFlow.
+Imports run one way: prepare -> sources -> build -> shards, audio_io;
+sources -> music. Nothing is imported here, and only `pipeline` (and the
+shard writer, when it is created) imports TensorFlow, so `prepare`'s worker
+processes never load it.
 """

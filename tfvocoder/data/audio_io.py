@@ -20,6 +20,8 @@ import re
 from typing import Optional
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from tfvocoder.config import VocoderConfig
 
@@ -79,7 +81,6 @@ def _truncation_note(extra_info: str) -> Optional[str]:
 
 def _read_soundfile(path: str):
   """(samples [n, channels] float32, rate) via libsndfile; raises SkipFile."""
-  import soundfile as sf
   try:
     info = sf.info(path)
   except Exception as e:  # libsndfile cannot even parse the header
@@ -101,7 +102,7 @@ def _read_soundfile(path: str):
 
 def _read_audioread(path: str):
   """Fallback for `.mp3` when libsndfile lacks MP3: audioread via librosa."""
-  import librosa
+  import librosa  # seconds to import: only this rare fallback needs it
   try:
     data, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
   except Exception as e:
@@ -115,7 +116,6 @@ def _one_line(error: BaseException) -> str:
 
 
 def _libsndfile_has_mp3() -> bool:
-  import soundfile as sf
   return "MP3" in sf.available_formats()
 
 
@@ -129,7 +129,6 @@ def resample(audio: np.ndarray, source_rate: int,
   """soxr "HQ" resampling (librosa's default `soxr_hq`), float32 `[n']`."""
   if source_rate == target_rate:
     return audio.astype(np.float32, copy=False)
-  import soxr
   return soxr.resample(audio, source_rate, target_rate,
                        quality="HQ").astype(np.float32, copy=False)
 
@@ -186,7 +185,3 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
   scaled = np.clip(np.round(audio * PCM_SCALE), -PCM_SCALE, PCM_SCALE)
   return scaled.astype("<i2")
 
-
-def from_pcm16(pcm: np.ndarray) -> np.ndarray:
-  """int16 PCM -> float32 in [-1, 1] (the inverse of `to_pcm16`)."""
-  return pcm.astype(np.float32) / PCM_SCALE

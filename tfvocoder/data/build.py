@@ -1,11 +1,12 @@
 """The resumable engine behind `prepare`: sources in, shards + manifest out.
 
-`run(output_dir, config, specs, options, executor)` decodes (or
-synthesises) every source spec in a spawn process pool that never imports
-TensorFlow (`_process` returns int16 PCM or a skip reason), consumes the
-results in plan order (train sources, then test, each sorted by name) and
-writes them in this process alone with `shards.ShardWriter`, so shards and
-manifest do not depend on worker timing.
+`run(output_dir, config, specs, options, load, executor)` calls
+`load(spec, config)` for every source spec in a spawn process pool that
+never imports TensorFlow (`_process` returns int16 PCM or a skip reason),
+consumes the results in plan order (train sources, then test, each sorted
+by name) and writes them in this process alone with `shards.ShardWriter`,
+so shards and manifest do not depend on worker timing. What the sources
+are, and how one is read, is `sources.py`'s business, not this module's.
 
 Why TFRecords are written only here: the TFRecord framing needs CRC32C and
 the records are `tf.train.Example` protos; writing them by hand would need
@@ -19,19 +20,21 @@ file/record). A re-run loads it, checks the plan and the finished shards
 are unchanged, deletes leftovers, and restarts at the first unwritten
 record; the manifest then equals an uninterrupted run's.
 
-A source spec is a dict: kind ("file" or "synthetic"), name (manifest
-path), split, bytes (for the ETA), and path + sha1 (files) or index, seed,
-seconds (synthetic).
+A source spec is a dict with at least name (its manifest path), split
+("train" or "test") and bytes (its size, for the ETA); the optional sha1
+(the content digest, recorded in the manifest) and seconds also identify
+it in the plan. Everything else in it is for `load`.
 """
 
 import collections
 import concurrent.futures
+import functools
 import hashlib
 import multiprocessing
 import os
 import re
 import time
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
 from absl import logging
 
@@ -43,6 +46,11 @@ MANIFEST = "manifest.json"
 JOURNAL = ".prepare-progress.json"
 FORMAT = "tfvocoder-pcm16-tfrecord-v1"
 SPLITS = ("train", "test")
+
+# `load(spec, config)`: one source's audio, or raises `audio_io.SkipFile`.
+# Runs in the worker processes, so it must be a picklable module-level
+# function whose module does not import TensorFlow.
+Loader = Callable[[dict, VocoderConfig], audio_io.DecodedAudio]
 
 
 class PrepareError(ValueError):
@@ -56,19 +64,26 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def dataset_options(config: VocoderConfig, record_seconds: float,
+                    shard_bytes: int, **extra) -> dict:
+  """Everything the shards depend on; a different dict = a different dataset."""
+  record = int(round(record_seconds * config.frame_rate))
+  record_samples = max(record * config.hop_length, config.window)
+  options = dict(format=FORMAT, sample_rate=config.sample_rate,
+                 hop_length=config.hop_length, window=config.window,
+                 silence_rms=config.silence_rms, shard_bytes=int(shard_bytes),
+                 record_samples=record_samples)
+  options.update(extra)
+  return options
+
+
 # ---------------------------------------------------------------------------
 # Worker side (no TensorFlow)
 # ---------------------------------------------------------------------------
-def _process(spec: dict, config: VocoderConfig) -> dict:
-  """Decode (or synthesise) and validate one source; never raises."""
+def _process(spec: dict, config: VocoderConfig, load: Loader) -> dict:
+  """Load and validate one source; never raises."""
   try:
-    if spec["kind"] == "synthetic":
-      from tfvocoder.data import music
-      audio = music.generate_music(spec["seconds"], config.sample_rate,
-                                       seed=(spec["seed"], spec["index"]))
-      decoded = audio_io.DecodedAudio(audio, config.sample_rate, 1)
-    else:
-      decoded = audio_io.decode(spec["path"], config)
+    decoded = load(spec, config)
     audio_io.validate(decoded.audio, config)
   except audio_io.SkipFile as e:
     return {"reason": e.code, "detail": e.detail}
@@ -145,19 +160,20 @@ def check_output(output_dir: str, options: dict) -> Optional[dict]:
 
 
 def run(output_dir: str, config: VocoderConfig, specs: List[dict],
-        options: dict, executor=None) -> dict:
+        options: dict, load: Loader, executor=None) -> dict:
   """Write `specs` as shards + manifest in `output_dir`; returns the manifest.
 
-  `executor`: None (decode here) or `make_executor(workers)`'s result.
-  A dir already complete with the same `options` is returned untouched;
-  different options raise PrepareError before any work.
+  `load`: see `Loader`. `executor`: None (load here) or
+  `make_executor(workers)`'s result. A dir already complete with the same
+  `options` is returned untouched; different options raise PrepareError
+  before any work.
   """
   output_dir = os.path.abspath(output_dir)
   done = check_output(output_dir, options)
   if done is not None:
     logging.info("%s is already complete", output_dir)
     return done
-  return _run(output_dir, config, _order(specs), options, executor)
+  return _run(output_dir, config, _order(specs), options, load, executor)
 
 
 # ---------------------------------------------------------------------------
@@ -238,41 +254,82 @@ def _clean_leftovers(output_dir: str, journal: dict):
 
 
 def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
-         options: dict, executor) -> dict:
+         options: dict, load: Loader, executor) -> dict:
   os.makedirs(output_dir, exist_ok=True)
   journal = _load_journal(output_dir, options, _plan_digest(specs))
   _clean_leftovers(output_dir, journal)
-  cursor = {"file": journal["next_file"], "record": journal["next_record"]}
-
-  def on_shard_done(name, records, size):
-    journal["shards"][writer.split].append(
-        dict(name=name, records=records, bytes=size))
-    journal["next_file"] = cursor["file"]
-    journal["next_record"] = cursor["record"]
-    atomic_write_json(os.path.join(output_dir, JOURNAL), journal)
-
-  writer = None
+  writer = _JournaledWriter(output_dir, config, options, journal)
   todo = specs[journal["next_file"]:]
   progress = _Progress(todo)
-  results = ordered_map(executor, _process, todo, config)
+  results = ordered_map(executor, _process, todo, config, load)
   for i, (spec, result) in enumerate(zip(todo, results),
                                      start=journal["next_file"]):
-    if writer is None or writer.split != spec["split"]:
-      if writer is not None:
-        writer.close()
-      writer = shards.ShardWriter(output_dir, spec["split"],
-                                  options["shard_bytes"],
-                                  len(journal["shards"][spec["split"]]),
-                                  on_shard_done)
+    seconds = writer.add(i, spec, result)
+    progress.update(spec, seconds, skipped="reason" in result,
+                    force=i + 1 == len(specs))
+  writer.close()
+  return _finish(output_dir, config, journal)
+
+
+class _JournaledWriter:
+  """Writes the sources' records in plan order and journals each shard.
+
+  The journal records, with every finished shard, the file and record to
+  resume at (`cursor`): always the first record not yet in a finished shard.
+  """
+
+  def __init__(self, output_dir: str, config: VocoderConfig, options: dict,
+               journal: dict):
+    self.output_dir = output_dir
+    self.config = config
+    self.options = options
+    self.journal = journal
+    self.cursor = {"file": journal["next_file"],
+                   "record": journal["next_record"]}
+    self.writer: Optional[shards.ShardWriter] = None
+
+  def _on_shard_done(self, split: str, name: str, records: int, size: int):
+    journal = self.journal
+    journal["shards"][split].append(dict(name=name, records=records,
+                                         bytes=size))
+    journal["next_file"] = self.cursor["file"]
+    journal["next_record"] = self.cursor["record"]
+    atomic_write_json(os.path.join(self.output_dir, JOURNAL), journal)
+
+  def _writer_for(self, split: str) -> shards.ShardWriter:
+    if self.writer is None or self.writer.split != split:
+      self.close()
+      self.writer = shards.ShardWriter(
+          self.output_dir, split, self.options["shard_bytes"],
+          len(self.journal["shards"][split]),
+          functools.partial(self._on_shard_done, split))
+    return self.writer
+
+  def close(self):
+    if self.writer is not None:
+      self.writer.close()
+
+  def add(self, i: int, spec: dict, result: dict) -> float:
+    """Source number `i` (plan order): journal its skip or write its records.
+
+    Returns its duration, s (0 when skipped).
+    """
+    writer = self._writer_for(spec["split"])
     if "reason" in result:
-      journal["skipped"].append(dict(path=spec["name"], split=spec["split"],
-                                     reason=result["reason"],
-                                     detail=result["detail"]))
-      cursor.update(file=i + 1, record=0)
-      progress.update(spec, 0.0, skipped=True, force=i + 1 == len(specs))
-      continue
+      self.journal["skipped"].append(dict(
+          path=spec["name"], split=spec["split"], reason=result["reason"],
+          detail=result["detail"]))
+      self.cursor.update(file=i + 1, record=0)
+      return 0.0
+    self._write(writer, i, spec, result)
+    return len(result["pcm"]) / self.config.sample_rate
+
+  def _write(self, writer: shards.ShardWriter, i: int, spec: dict,
+             result: dict):
+    """Writes the records not yet written (all but after a resume)."""
+    config, journal, cursor = self.config, self.journal, self.cursor
     pcm = result["pcm"]
-    spans = shards.record_spans(len(pcm), options["record_samples"],
+    spans = shards.record_spans(len(pcm), self.options["record_samples"],
                                 config.hop_length)
     entry = journal["current"] if cursor["record"] else dict(
         path=spec["name"], split=spec["split"],
@@ -292,11 +349,6 @@ def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
         cursor.update(file=i, record=j + 1)
       writer.write(writer.serialize(pcm[start:stop], config.sample_rate,
                                     spec["name"], start))
-    progress.update(spec, len(pcm) / config.sample_rate, skipped=False,
-                    force=i + 1 == len(specs))
-  if writer is not None:
-    writer.close()
-  return _finish(output_dir, config, journal)
 
 
 def _finish(output_dir: str, config: VocoderConfig, journal: dict) -> dict:

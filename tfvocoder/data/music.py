@@ -1,4 +1,4 @@
-"""The built-in synthetic music dataset: needs no download, fully seeded.
+"""The built-in synthetic music generator: needs no download, fully seeded.
 
 `generate_music(seconds, sample_rate, seed)` renders a short piece: a key
 (root + major / minor / dorian / pentatonic scale), a tempo, a four-bar
@@ -12,21 +12,14 @@ and a melody (a random walk on the scale), each voice with its own timbre:
 
 plus, in most pieces, percussive noise bursts (kick, snare, hi-hat) and a
 light reverb tail (exponentially decaying noise impulse response). Only
-numpy is used, so it runs in `prepare`'s worker processes.
-
-`write_synthetic_dataset` writes N minutes of it (pieces of about
-`PIECE_SECONDS`, the last ones held out as "test") as shards in the
-`prepare` format; `ensure_synthetic_dataset` does so once and returns the
-shard dir (what `train.py` uses when no `--data_dir` is given).
+numpy is used, so it runs in `prepare`'s worker processes. The dataset made
+of these pieces is `sources.ensure_synthetic_dataset`.
 """
 
 import math
-import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import numpy as np
-
-from tfvocoder.config import VocoderConfig
 
 SCALES = {
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -36,11 +29,11 @@ SCALES = {
 }
 TIMBRES = ("piano", "strings", "flute")
 PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (0, 3, 0, 4))
-PIECE_SECONDS = 20.0
-DEFAULT_MINUTES = 5.0
 GENERATOR_VERSION = 1   # bump when the audio changes: caches are rebuilt
 
 Seed = Union[int, Sequence[int]]
+# (start s, duration s, midi, velocity, timbre)
+Note = Tuple[float, float, float, float, str]
 
 
 def _midi_to_hz(midi: float) -> float:
@@ -65,38 +58,70 @@ def compose(seconds: float, seed: Seed) -> dict:
   scale = SCALES[scale_name]
   tempo = float(rng.uniform(70, 140))
   beat = 60.0 / tempo
+  style = _style(rng)
+  notes = _accompaniment(seconds, beat, root, scale, style, rng)
+  notes += _melody(seconds, beat, root, scale, style["melody"], rng)
+  drums = _drums(seconds, beat, rng)
+  notes = [x for x in notes if x[0] < seconds]
+  return dict(root=root, scale=scale_name, tempo=tempo, notes=notes,
+              drums=drums)
+
+
+def _style(rng: np.random.Generator) -> dict:
+  """The progression, each voice's timbre, whether chords are arpeggiated."""
   progression = PROGRESSIONS[rng.integers(len(PROGRESSIONS))]
   melody_timbre, harmony_timbre = rng.choice(TIMBRES, size=2)
   bass_timbre = str(rng.choice(["piano", "strings"]))
   arpeggio = harmony_timbre == "piano" or rng.random() < 0.3
-  n = len(scale)
-  notes: List[Tuple[float, float, float, float, str]] = []
-  bars = int(math.ceil(seconds / (4 * beat)))
-  for bar in range(bars):
+  return dict(progression=progression, melody=str(melody_timbre),
+              harmony=str(harmony_timbre), bass=bass_timbre,
+              arpeggio=arpeggio)
+
+
+def _accompaniment(seconds: float, beat: float, root: int,
+                   scale: Sequence[int], style: dict,
+                   rng: np.random.Generator) -> List[Note]:
+  """Chords (sustained or arpeggiated) and a bass line, bar by bar."""
+  progression = style["progression"]
+  notes: List[Note] = []
+  for bar in range(int(math.ceil(seconds / (4 * beat)))):
     t0 = bar * 4 * beat
     degree = progression[bar % len(progression)]
     chord = [_degree_to_midi(root + 12, scale, degree + 2 * i)
-             for i in range(3 if n > 5 else 2)]
-    if arpeggio:
+             for i in range(3 if len(scale) > 5 else 2)]
+    if style["arpeggio"]:
       for step in range(8):
         notes.append((t0 + step * beat / 2, beat, chord[step % len(chord)],
-                      0.5 + 0.2 * rng.random(), str(harmony_timbre)))
+                      0.5 + 0.2 * rng.random(), style["harmony"]))
     else:
       for pitch in chord:
         notes.append((t0, 4 * beat, pitch, 0.35 + 0.1 * rng.random(),
-                      str(harmony_timbre)))
+                      style["harmony"]))
     bass = _degree_to_midi(root - 12, scale, degree)
     for half in (0, 2):
-      notes.append((t0 + half * beat, 2 * beat, bass, 0.6, bass_timbre))
-  # Melody: a random walk on the scale, two octaves above the root.
+      notes.append((t0 + half * beat, 2 * beat, bass, 0.6, style["bass"]))
+  return notes
+
+
+def _melody(seconds: float, beat: float, root: int, scale: Sequence[int],
+            timbre: str, rng: np.random.Generator) -> List[Note]:
+  """A random walk on the scale, two octaves above the root, with rests."""
+  n = len(scale)
+  notes: List[Note] = []
   t, degree = 0.0, int(rng.integers(0, n))
   while t < seconds:
     length = float(rng.choice([0.5, 1.0, 1.0, 1.5, 2.0])) * beat
     if rng.random() > 0.15:
       degree = int(np.clip(degree + rng.integers(-2, 3), -n, 2 * n))
       notes.append((t, length, _degree_to_midi(root + 24, scale, degree),
-                    0.7 + 0.3 * rng.random(), str(melody_timbre)))
+                    0.7 + 0.3 * rng.random(), timbre))
     t += length
+  return notes
+
+
+def _drums(seconds: float, beat: float,
+           rng: np.random.Generator) -> List[Tuple[float, str, float]]:
+  """In most pieces (p = 0.75): kick on even beats, snare, off-beat hi-hat."""
   drums = []
   if rng.random() < 0.75:
     for k in range(int(seconds / beat) + 1):
@@ -106,9 +131,7 @@ def compose(seconds: float, seed: Seed) -> dict:
         drums.append((k * beat, "snare", 0.6))
       if rng.random() < 0.5:
         drums.append(((k + 0.5) * beat, "hat", 0.4))
-  notes = [x for x in notes if x[0] < seconds]
-  return dict(root=root, scale=scale_name, tempo=tempo, notes=notes,
-              drums=[d for d in drums if d[0] < seconds])
+  return [d for d in drums if d[0] < seconds]
 
 
 def _render_note(duration: float, midi: float, velocity: float, timbre: str,
@@ -203,72 +226,3 @@ def generate_music(seconds: float, sample_rate: int,
   out = _reverb(out, sample_rate, rng)[:n]
   peak = np.max(np.abs(out))
   return (rng.uniform(0.5, 0.95) * out / max(peak, 1e-9)).astype(np.float32)
-
-
-# ---------------------------------------------------------------------------
-# As a dataset
-# ---------------------------------------------------------------------------
-def synthetic_specs(minutes: float, seed: int, sample_rate: int,
-                    holdout_fraction: float = 0.05,
-                    piece_seconds: float = PIECE_SECONDS) -> List[dict]:
-  """`prepare` source specs: equal pieces of about `piece_seconds`.
-
-  The last `round(pieces * holdout_fraction)` pieces (at least one when
-  there are two or more) form the "test" split.
-  """
-  total = minutes * 60.0
-  pieces = max(1, int(round(total / piece_seconds)))
-  tests = min(pieces - 1, max(int(round(pieces * holdout_fraction)),
-                              1 if pieces > 1 else 0))
-  seconds = total / pieces
-  return [dict(kind="synthetic", name=f"synthetic/piece-{i:04d}", index=i,
-               seed=int(seed), seconds=seconds,
-               bytes=int(seconds * sample_rate) * 2,
-               split="test" if i >= pieces - tests else "train")
-          for i in range(pieces)]
-
-
-def write_synthetic_dataset(output_dir: str, config: VocoderConfig,
-                            minutes: float, seed: int = 0,
-                            workers: Optional[int] = None,
-                            holdout_fraction: float = 0.05,
-                            shard_bytes: int = 100 * 10 ** 6,
-                            record_seconds: float = 10.0) -> dict:
-  """Write `minutes` of synthetic music as shards; returns the manifest.
-
-  Idempotent: a complete dir with the same options is left untouched.
-  """
-  from tfvocoder.data import prepare
-  options = prepare.dataset_options(
-      config, record_seconds, shard_bytes, layout="synthetic",
-      minutes=float(minutes), seed=int(seed), piece_seconds=PIECE_SECONDS,
-      holdout_fraction=float(holdout_fraction), generator=GENERATOR_VERSION)
-  specs = synthetic_specs(minutes, seed, config.sample_rate, holdout_fraction)
-  return prepare.prepare_sources(output_dir, config, specs, options, workers)
-
-
-def default_synthetic_dir(config: VocoderConfig, minutes: float,
-                          seed: int = 0) -> str:
-  """A per-user cache dir ($XDG_CACHE_HOME or ~/.cache) for these options."""
-  cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-      os.path.expanduser("~"), ".cache")
-  return os.path.join(cache, "tfvocoder", f"synthetic-v{GENERATOR_VERSION}-"
-                      f"sr{config.sample_rate}-w{config.window}-"
-                      f"{minutes:g}min-seed{seed}")
-
-
-def ensure_synthetic_dataset(output_dir: Optional[str], config: VocoderConfig,
-                             minutes: float = DEFAULT_MINUTES, seed: int = 0,
-                             workers: Optional[int] = None) -> str:
-  """Make sure `minutes` of synthetic shards exist; returns their dir.
-
-  `output_dir` None means `default_synthetic_dir(config, minutes, seed)`.
-  The first call writes the shards (seconds per minute of audio on one
-  core); later calls only read the manifest. Train on
-  `pipeline.shard_pattern(dir, "train")`.
-  """
-  if output_dir is None:
-    output_dir = default_synthetic_dir(config, minutes, seed)
-  write_synthetic_dataset(output_dir, config, minutes, seed=seed,
-                          workers=workers)
-  return os.path.abspath(output_dir)

@@ -149,10 +149,30 @@ def make_dataset(shard_pattern: Union[str, Sequence[str]],
   if input_context is not None:
     pipelines = input_context.num_input_pipelines
     index = input_context.input_pipeline_id
+  dataset = _records(files, pipelines, index, training, seed, cycle_length)
+  dataset = dataset.map(lambda r: parse_record(r, config)["audio"],
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = _windows(dataset, config, training, seed, pipelines, index)
+  dataset = dataset.unbatch()
+  if training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed + 1,
+                              reshuffle_each_iteration=True)
+  dataset = dataset.batch(batch_size, drop_remainder=training)
+  dataset = dataset.map(lambda audio: features(audio, config),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _records(files: List[str], pipelines: int, index: int, training: bool,
+             seed: int, cycle_length: int) -> tf.data.Dataset:
+  """Serialized records of pipeline `index` of `pipelines`.
+
+  Every n-th shard, or every n-th record when there are fewer shards than
+  pipelines; in training the shards are shuffled each epoch, forever.
+  """
   shard_files = pipelines > 1 and len(files) >= pipelines
   if shard_files:
     files = files[index::pipelines]
-
   dataset = tf.data.Dataset.from_tensor_slices(files)
   if training:
     dataset = dataset.shuffle(len(files), seed=seed,
@@ -164,25 +184,23 @@ def make_dataset(shard_pattern: Union[str, Sequence[str]],
     dataset = dataset.shard(pipelines, index)   # per epoch: disjoint records
   if training:
     dataset = dataset.repeat()
-  dataset = dataset.map(lambda r: parse_record(r, config)["audio"],
-                        num_parallel_calls=tf.data.AUTOTUNE)
-  if training:
-    def windows_of(counter, audio):
-      record_seed = tf.stack([tf.constant(seed, tf.int64),
-                              counter * pipelines + index])
-      return _loud_normalised(
-          _random_windows(audio, record_seed, config), config)
-    dataset = dataset.enumerate().map(windows_of,
-                                      num_parallel_calls=tf.data.AUTOTUNE)
-  else:
-    dataset = dataset.map(
+  return dataset
+
+
+def _windows(records: tf.data.Dataset, config: VocoderConfig, training: bool,
+             seed: int, pipelines: int, index: int) -> tf.data.Dataset:
+  """Record audio `[samples]` -> its loud, peak-normalised windows
+  `[n, window]`: random hop-aligned ones (training, seeded per record and
+  pipeline) or consecutive ones from the record's start (evaluation)."""
+  if not training:
+    return records.map(
         lambda audio: _loud_normalised(_fixed_windows(audio, config), config),
         num_parallel_calls=tf.data.AUTOTUNE)
-  dataset = dataset.unbatch()
-  if training:
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed + 1,
-                              reshuffle_each_iteration=True)
-  dataset = dataset.batch(batch_size, drop_remainder=training)
-  dataset = dataset.map(lambda audio: features(audio, config),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+
+  def windows_of(counter, audio):
+    record_seed = tf.stack([tf.constant(seed, tf.int64),
+                            counter * pipelines + index])
+    return _loud_normalised(
+        _random_windows(audio, record_seed, config), config)
+  return records.enumerate().map(windows_of,
+                                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -13,6 +13,11 @@ The contract every family keeps:
 - `build_discriminator(config)` -> a `keras.Model`; `discriminator(signal,
   mel)` returns a list of `(judgement [batch, time, 1], feature_maps)`.
 - `get_config()` is `config.to_dict()`; `from_config` takes it back.
+
+The families are `multiscale` and `melgan`, built from `base` (config-carrying
+Keras base classes, initialisers, sub-layer bookkeeping), `layers` (frozen
+filter banks, grouped conv, reflection pad, weight norm) and `geometry`
+(receptive fields, multiply-adds).
 """
 
 from typing import Dict

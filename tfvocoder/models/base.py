@@ -1,4 +1,4 @@
-"""Config-carrying Keras base classes, initialisers and sub-layer bookkeeping."""
+"""Config-carrying Keras base classes, initialisers, sub-layer bookkeeping."""
 
 from typing import Any, Dict
 

@@ -8,9 +8,6 @@ import keras
 
 from tfvocoder.models import layers
 
-# ---------------------------------------------------------------------------
-# Geometry
-# ---------------------------------------------------------------------------
 Span = collections.namedtuple(
     "Span", "kernel stride dilation pad_left transpose")
 Span.__doc__ = """One layer's footprint on its input time axis.

@@ -1,6 +1,9 @@
-"""Thin Keras layers over `tfvocoder.dsp`: frozen filter banks, padding, WN.
+"""Keras layers the networks are built from.
 
-Tensors are channels-last: `[batch, time, channels]`.
+Frozen Morlet filter banks over `tfvocoder.dsp` (direct and polyphase,
+analysis and synthesis; `band_bank_args` gives a band's), grouped 1-D
+convolution, reflection padding and weight normalisation. Tensors are
+channels-last: `[batch, time, channels]`.
 """
 
 import keras
@@ -9,8 +12,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvocoder import dsp
-
-_PACKAGE = "tfvocoder"
+from tfvocoder.models.base import PACKAGE
 
 
 def band_bank_args(config, band: int) -> dict:
@@ -59,11 +61,12 @@ class _FrozenFilterBank(keras.layers.Layer):
     return config
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class FilterBankConv(_FrozenFilterBank):
-  """Frozen analysis bank: `[batch, samples(, 1)]` -> `[batch, samples, filters]`.
+  """Frozen analysis bank: one band's samples -> its filter channels.
 
-  Output sample t is centred on input sample t (cropped to input length).
+  `[batch, samples(, 1)]` -> `[batch, samples, n_filters]`; output sample t
+  is centred on input sample t (cropped to input length).
   """
 
   def call(self, inputs):
@@ -73,7 +76,7 @@ class FilterBankConv(_FrozenFilterBank):
     return (input_shape[0], input_shape[1], self.n_filters)
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class FilterBankConvTranspose(_FrozenFilterBank):
   """Frozen synthesis bank: `[batch, samples, filters]` -> `[batch, samples]`.
 
@@ -88,7 +91,7 @@ class FilterBankConvTranspose(_FrozenFilterBank):
     return (input_shape[0], input_shape[1])
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class ReflectionPad1D(keras.layers.Layer):
   """Reflect-pads the time axis: `[batch, t, c]` -> `[batch, t + l + r, c]`."""
 
@@ -113,7 +116,7 @@ class ReflectionPad1D(keras.layers.Layer):
     return config
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class WeightNormalization(keras.layers.Wrapper):
   """Weight normalisation (Salimans & Kingma 2016) for Conv1D/Conv1DTranspose.
 
@@ -126,7 +129,8 @@ class WeightNormalization(keras.layers.Wrapper):
   """
 
   def __init__(self, layer, **kwargs):
-    if not isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv1DTranspose)):
+    if not isinstance(layer, (keras.layers.Conv1D,
+                              keras.layers.Conv1DTranspose)):
       raise TypeError("WeightNormalization wraps keras.layers.Conv1D or "
                       f"Conv1DTranspose, got {type(layer).__name__}")
     super().__init__(layer, **kwargs)
@@ -214,7 +218,7 @@ def grouped_conv1d(inputs, kernel, stride: int, groups: int):
   return tf.reshape(outputs, [batch, steps, out])
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class GroupedConv1D(keras.layers.Conv1D):
   """`keras.layers.Conv1D` whose grouped case runs `grouped_conv1d`.
 
@@ -235,7 +239,7 @@ class GroupedConv1D(keras.layers.Conv1D):
     return grouped_conv1d(inputs, kernel, self.strides[0], self.groups)
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class PolyphaseFilterBankConv(FilterBankConv):
   """`FilterBankConv` (same frozen weight, same outputs to float rounding)
   computed by `dsp.filter_bank_analysis_polyphase`."""
@@ -254,7 +258,7 @@ class PolyphaseFilterBankConv(FilterBankConv):
     return config
 
 
-@keras.saving.register_keras_serializable(_PACKAGE)
+@keras.saving.register_keras_serializable(PACKAGE)
 class PolyphaseFilterBankConvTranspose(FilterBankConvTranspose):
   """`FilterBankConvTranspose` (same frozen weight, same outputs to float
   rounding) computed by `dsp.filter_bank_synthesis_polyphase`."""

@@ -27,7 +27,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfvocoder.models.layers import ReflectionPad1D, WeightNormalization
 from tfvocoder.models import base, geometry, layers
 
 _IO_KERNEL = 7          # generator input / output convolutions
@@ -70,7 +69,7 @@ def _wn_conv(in_channels, filters, kernel, transpose=False, groups=1,
     layer = layers.GroupedConv1D(
         filters, kernel, groups=groups, kernel_initializer=kernel_init,
         bias_initializer=bias_init, name=name, **kwargs)
-  return WeightNormalization(layer, name=name)
+  return layers.WeightNormalization(layer, name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -84,7 +83,7 @@ class ResidualBlock(base.ConfigLayer):
     super().__init__(config, **kwargs)
     self.channels = int(channels)
     self.dilation = int(dilation)
-    self.pad = ReflectionPad1D(self.dilation, name="pad")
+    self.pad = layers.ReflectionPad1D(self.dilation, name="pad")
     self.conv = _wn_conv(self.channels, self.channels, _RES_KERNEL,
                          dilation_rate=self.dilation, name="conv")
     self.mix = _wn_conv(self.channels, self.channels, 1, name="mix")
@@ -123,7 +122,7 @@ class MelGANGenerator(base.ConfigModel):
     super().__init__(name=name, **kwargs)
     c = self.config = base.as_config(config)
     ratios = c.melgan_ratios
-    self.pad_in = ReflectionPad1D(_IO_KERNEL // 2, name="pad_in")
+    self.pad_in = layers.ReflectionPad1D(_IO_KERNEL // 2, name="pad_in")
     channels = c.melgan_ngf * 2 ** len(ratios)
     self.conv_in = _wn_conv(c.n_mels, channels, _IO_KERNEL, name="conv_in")
     for i, r in enumerate(ratios):
@@ -134,7 +133,7 @@ class MelGANGenerator(base.ConfigModel):
       base.assign_layers(self, f"residual_{i}", [
           ResidualBlock(c, channels, d, name=f"residual_{i}_{j}")
           for j, d in enumerate(c.melgan_residual_dilations)])
-    self.pad_out = ReflectionPad1D(_IO_KERNEL // 2, name="pad_out")
+    self.pad_out = layers.ReflectionPad1D(_IO_KERNEL // 2, name="pad_out")
     self.conv_out = _wn_conv(channels, 1, _IO_KERNEL, name="conv_out")
     self.build()
 
@@ -207,7 +206,7 @@ class ScaleDiscriminator(base.ConfigLayer):
   def __init__(self, config, **kwargs):
     super().__init__(config, **kwargs)
     c = self.config
-    self.pad_in = ReflectionPad1D(_DISC_IN_KERNEL // 2, name="pad_in")
+    self.pad_in = layers.ReflectionPad1D(_DISC_IN_KERNEL // 2, name="pad_in")
     self.conv_in = _wn_conv(1, c.melgan_ndf, _DISC_IN_KERNEL, name="conv_in")
     channels = c.melgan_ndf
     for i, s in enumerate(c.melgan_disc_downsample):

@@ -29,7 +29,6 @@ import tensorflow as tf
 from keras import ops
 
 from tfvocoder import dsp
-from tfvocoder.models.layers import band_bank_args
 from tfvocoder.models import base, geometry, layers
 
 
@@ -60,7 +59,7 @@ class BandGenerator(base.ConfigLayer):
             name=f"upsample_{i}")
         for i, f in enumerate(factors)])
     self.synthesis = layers.PolyphaseFilterBankConvTranspose(
-        **band_bank_args(c, self.band), name="synthesis")
+        **layers.band_bank_args(c, self.band), name="synthesis")
 
   @property
   def upsample(self):
@@ -167,7 +166,7 @@ class BandDiscriminator(base.ConfigLayer):
     self.band = int(band)
     init = base.kernel_initializer(c)
     self.analysis = layers.PolyphaseFilterBankConv(
-        **band_bank_args(c, self.band), name="analysis")
+        **layers.band_bank_args(c, self.band), name="analysis")
     base.assign_layers(self, "downsample", [
         keras.layers.Conv1D(c.disc_channels, c.disc_kernel, strides=f,
                             padding="same", kernel_initializer=init,

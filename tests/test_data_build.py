@@ -1,80 +1,30 @@
-"""prepare: files -> shards + manifest; skip reasons, layout, resume, errors."""
+"""build: sources -> shards + manifest; skips, sizes, workers, resume."""
 
 import hashlib
 import os
-import re
 import shutil
-import subprocess
-import sys
 
 import librosa
 import numpy as np
 import pytest
-import soundfile as sf
 
-from conftest import load_music
+from data_fixtures import (BROKEN, GOOD, RATE, RECORD_SECONDS, SHARD_BYTES,
+                           prepare_tree, write_tree)
 from tfvocoder.config import tiny_config
-from tfvocoder.data import audio_io, prepare, shards
-
-RATE = tiny_config().sample_rate
-SHARD_BYTES = 60_000          # a few records per shard
-RECORD_SECONDS = 0.5
-GOOD = {"a.wav", "music/sub/b.flac", "c.ogg", "d.mp3", "stereo48k.wav"}
-BROKEN = {"broken/truncated.wav": "truncated", "broken/text.wav": "unreadable",
-          "broken/clip10ms.wav": "too_short", "broken/silent.flac": "silent",
-          "broken/nan.wav": "non_finite", "broken/empty.ogg": "empty"}
-
-
-def _write_tree(root):
-  """A few seconds of wav/flac/ogg/mp3 music plus broken files."""
-  def music(rate, seconds, seed):
-    return 0.8 * load_music(rate, seconds, seed=seed)[0]
-  os.makedirs(os.path.join(root, "music/sub"))
-  os.makedirs(os.path.join(root, "broken"))
-  sf.write(os.path.join(root, "a.wav"), music(RATE, 3.0, 0), RATE,
-           subtype="PCM_16")
-  sf.write(os.path.join(root, "music/sub/b.flac"), music(44100, 2.5, 1), 44100)
-  sf.write(os.path.join(root, "c.ogg"), music(RATE, 2.0, 2), RATE)
-  sf.write(os.path.join(root, "d.mp3"), music(RATE, 2.0, 3), RATE)
-  stereo = np.stack([music(48000, 2.0, 4), music(48000, 2.0, 5)], axis=1)
-  sf.write(os.path.join(root, "stereo48k.wav"), stereo, 48000, subtype="FLOAT")
-  # Broken ones.
-  sf.write(os.path.join(root, "full.wav"), music(RATE, 2.0, 6), RATE)
-  with open(os.path.join(root, "full.wav"), "rb") as f:
-    data = f.read()
-  os.remove(os.path.join(root, "full.wav"))
-  with open(os.path.join(root, "broken/truncated.wav"), "wb") as f:
-    f.write(data[:len(data) // 2])
-  with open(os.path.join(root, "broken/text.wav"), "w") as f:
-    f.write("these are not the samples you are looking for\n" * 50)
-  sf.write(os.path.join(root, "broken/clip10ms.wav"),
-           music(RATE, 2.0, 7)[:RATE // 100], RATE)
-  sf.write(os.path.join(root, "broken/silent.flac"), np.zeros(2 * RATE), RATE)
-  nan = music(RATE, 1.0, 8).copy()
-  nan[100] = np.nan
-  sf.write(os.path.join(root, "broken/nan.wav"), nan, RATE, subtype="FLOAT")
-  open(os.path.join(root, "broken/empty.ogg"), "wb").close()
-  with open(os.path.join(root, "notes.txt"), "w") as f:
-    f.write("not audio, ignored\n")
-
-
-def _prepare(tree, out, **kwargs):
-  kwargs = dict(dict(workers=1, holdout_fraction=0.4, shard_bytes=SHARD_BYTES,
-                     record_seconds=RECORD_SECONDS), **kwargs)
-  return prepare.prepare_dir(str(tree), str(out), tiny_config(), **kwargs)
+from tfvocoder.data import audio_io, build, prepare, shards, sources
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
   root = tmp_path_factory.mktemp("audio")
-  _write_tree(str(root))
+  write_tree(str(root))
   return root
 
 
 @pytest.fixture(scope="module")
 def prepared(tree, tmp_path_factory):
   out = tmp_path_factory.mktemp("shards")
-  return out, _prepare(tree, out)
+  return out, prepare_tree(tree, out)
 
 
 def _read_records(path):
@@ -157,7 +107,7 @@ def test_shard_audio_equals_decoded_files(prepared, tree):
 
 def test_worker_pool_gives_identical_output(prepared, tree, tmp_path):
   out, manifest = prepared
-  again = _prepare(tree, tmp_path, workers=2)
+  again = prepare_tree(tree, tmp_path, workers=2)
   assert again == manifest
   for name in os.listdir(out):
     if name.endswith(".tfrecord"):
@@ -179,16 +129,16 @@ def test_resume_after_interruption(prepared, tree, tmp_path, monkeypatch):
 
   monkeypatch.setattr(shards.ShardWriter, "close", close_then_die)
   with pytest.raises(KeyboardInterrupt):
-    _prepare(tree, tmp_path)
+    prepare_tree(tree, tmp_path)
   monkeypatch.undo()
-  journal = shards.read_json(tmp_path / prepare.JOURNAL)
+  journal = shards.read_json(tmp_path / build.JOURNAL)
   assert journal["next_record"] > 0   # killed in the middle of a file
-  assert not os.path.exists(tmp_path / prepare.MANIFEST)
+  assert not os.path.exists(tmp_path / build.MANIFEST)
   done = tmp_path / closed[0]
   before = os.stat(done)
   leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
   assert leftovers   # the second shard was being written
-  manifest = _prepare(tree, tmp_path)
+  manifest = prepare_tree(tree, tmp_path)
   assert manifest == reference
   for split in manifest["splits"].values():   # byte for byte
     for name in split["shards"]:
@@ -207,80 +157,72 @@ def test_resume_after_interruption(prepared, tree, tmp_path, monkeypatch):
 def test_finished_dir_is_left_alone(prepared, tree):
   out, manifest = prepared
   stamps = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
-  assert _prepare(tree, out) == manifest
+  assert prepare_tree(tree, out) == manifest
   assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == stamps
 
 
 def test_clear_errors_before_any_work(prepared, tree, tmp_path):
   out, _ = prepared
-  with pytest.raises(prepare.PrepareError, match="does not exist"):
-    _prepare(tmp_path / "missing", tmp_path / "o1")
+  with pytest.raises(build.PrepareError, match="does not exist"):
+    prepare_tree(tmp_path / "missing", tmp_path / "o1")
   (tmp_path / "empty").mkdir()
   (tmp_path / "empty" / "readme.txt").write_text("no audio here")
-  with pytest.raises(prepare.PrepareError, match="no audio files"):
-    _prepare(tmp_path / "empty", tmp_path / "o2")
+  with pytest.raises(build.PrepareError, match="no audio files"):
+    prepare_tree(tmp_path / "empty", tmp_path / "o2")
   stamps = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
-  with pytest.raises(prepare.PrepareError, match=f"sample_rate: {RATE} there"):
-    prepare.prepare_dir(str(tree), str(out), tiny_config(sample_rate=RATE // 2),
+  with pytest.raises(build.PrepareError, match=f"sample_rate: {RATE} there"):
+    sources.prepare_dir(str(tree), str(out), tiny_config(sample_rate=RATE // 2),
                         workers=1, holdout_fraction=0.4,
                         shard_bytes=SHARD_BYTES, record_seconds=RECORD_SECONDS)
   assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == stamps
   assert not os.path.exists(tmp_path / "o1")
 
 
-def test_record_spans_are_whole_hops_and_long_enough():
-  rng = np.random.default_rng(0)
-  for _ in range(500):
-    hop = int(rng.choice([64, 256]))
-    record = hop * int(rng.integers(1, 40))
-    n = int(rng.integers(1, 100 * record))
-    spans = shards.record_spans(n, record, hop)
-    assert spans[0][0] == 0 and spans[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
-    assert all(start % hop == 0 for start, _ in spans)
-    assert len(spans) == 1 or min(b - a for a, b in spans) >= record
-
-
 def test_only_broken_files_give_an_empty_dataset(tree, tmp_path):
   shutil.copytree(tree / "broken", tmp_path / "in")
-  manifest = _prepare(tmp_path / "in", tmp_path / "out")
+  manifest = prepare_tree(tmp_path / "in", tmp_path / "out")
   assert manifest["files"] == []
   assert {s["path"]: s["reason"] for s in manifest["skipped"]} == {
       k.split("/")[1]: v for k, v in BROKEN.items()}
   assert os.listdir(tmp_path / "out") == ["manifest.json"]
 
 
-def test_musicnet_layout_gives_splits(tmp_path):
-  music = 0.5 * load_music(RATE, 2.0, seed=0)[0]
-  for sub, name in [("train_data", "1727.wav"), ("train_data", "1728.wav"),
-                    ("test_data", "2303.wav")]:
-    (tmp_path / "musicnet" / sub).mkdir(parents=True, exist_ok=True)
-    sf.write(tmp_path / "musicnet" / sub / name, music, RATE)
-  (tmp_path / "musicnet" / "stray.wav").write_bytes(b"")   # not walked
-  manifest = _prepare(tmp_path / "musicnet", tmp_path / "out")
-  assert manifest["options"]["layout"] == "musicnet"
-  assert {f["path"]: f["split"] for f in manifest["files"]} == {
-      "train_data/1727.wav": "train", "train_data/1728.wav": "train",
-      "test_data/2303.wav": "test"}
-  assert manifest["skipped"] == []
+def _tone_loader(spec, config):
+  """A source kind the engine has never heard of: a sine of spec["hz"]."""
+  if spec.get("fail") == "skip":
+    raise audio_io.SkipFile("corrupt", "made-up reason")
+  if spec.get("fail") == "crash":
+    raise RuntimeError("the loader\nbroke")
+  t = np.arange(int(spec["seconds"] * config.sample_rate)) / config.sample_rate
+  audio = (0.5 * np.sin(2 * np.pi * spec["hz"] * t)).astype(np.float32)
+  return audio_io.DecodedAudio(audio, source_rate=44100, channels=2)
 
 
-def test_cli_error_and_success(tree, tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  cmd = [sys.executable, "-m", "tfvocoder.data.prepare"]
-  bad = subprocess.run(cmd + [f"--input_dir={tmp_path / 'nope'}",
-                              f"--output_dir={tmp_path / 'o'}"],
-                       capture_output=True, text=True, env=env, timeout=120)
-  assert bad.returncode != 0 and "does not exist" in bad.stderr
-  good_dir = tmp_path / "in"
-  good_dir.mkdir()
-  shutil.copy(tree / "a.wav", good_dir / "a.wav")
-  shutil.copy(tree / "broken" / "text.wav", good_dir / "text.wav")
-  run = subprocess.run(cmd + [f"--input_dir={good_dir}",
-                              f"--output_dir={tmp_path / 'o'}",
-                              "--workers=1", "--window=2048",
-                              "--holdout_fraction=0"],
-                       capture_output=True, text=True, env=env, timeout=120)
-  assert run.returncode == 0, run.stderr
-  assert re.search(r"train: 1 files, 0\.001 h, 1 shards", run.stdout)
-  assert "skipped: 1 files (1 unreadable)" in run.stdout
+def test_engine_runs_any_source_kind_through_its_loader(tmp_path):
+  config = tiny_config()
+  specs = [dict(name="tones/b", split="train", bytes=10, seconds=1.5, hz=440.0),
+           dict(name="tones/a", split="test", bytes=10, seconds=1.0, hz=220.0),
+           dict(name="tones/skip", split="train", bytes=10, fail="skip"),
+           dict(name="tones/crash", split="train", bytes=10, fail="crash")]
+  options = build.dataset_options(config, RECORD_SECONDS, SHARD_BYTES,
+                                  layout="tones")
+  manifest = build.run(str(tmp_path), config, specs, options, _tone_loader)
+  # Plan order: train sources, then test, each sorted by name.
+  assert [f["path"] for f in manifest["files"]] == ["tones/b", "tones/a"]
+  assert [(s["path"], s["reason"], s["detail"]) for s in manifest["skipped"]] \
+      == [("tones/crash", "error", "RuntimeError: the loader broke"),
+          ("tones/skip", "corrupt", "made-up reason")]
+  assert manifest["options"] == options
+  for entry, spec in zip(manifest["files"], specs[:2]):
+    assert entry["split"] == spec["split"] and entry["sha1"] is None
+    assert (entry["source_rate"], entry["channels"]) == (44100, 2)
+    records = sorted((r for name in manifest["splits"][spec["split"]]["shards"]
+                      for r in _read_records(tmp_path / name)
+                      if r["source"] == spec["name"]),
+                     key=lambda r: r["offset"])
+    assert len(records) == entry["records"] >= 2
+    # Oracle: the sine, rounded to int16 as the shard format says.
+    t = np.arange(int(spec["seconds"] * RATE)) / RATE
+    sine = (0.5 * np.sin(2 * np.pi * spec["hz"] * t)).astype(np.float32)
+    np.testing.assert_array_equal(np.concatenate([r["pcm"] for r in records]),
+                                  np.round(sine * 32767.0).astype(np.int16))

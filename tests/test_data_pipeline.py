@@ -1,7 +1,5 @@
 """tf.data pipeline: shapes, alignment, bands, windows, seeds, sharding."""
 
-import os
-
 import librosa
 import numpy as np
 import pytest
@@ -11,7 +9,8 @@ import tensorflow as tf
 from conftest import load_music
 from tfvocoder import dsp
 from tfvocoder.config import tiny_config
-from tfvocoder.data import pipeline, prepare
+from tfvocoder.data import pipeline
+from tfvocoder.data.sources import prepare_dir
 
 CONFIG = tiny_config()
 BATCH = 4
@@ -39,9 +38,8 @@ def data(tmp_path_factory):
     sf.write(root / name, audio, CONFIG.sample_rate, subtype="FLOAT")
     sources[name] = audio
   out = tmp_path_factory.mktemp("shards")
-  prepare.prepare_dir(str(root), str(out), CONFIG, workers=1,
-                      holdout_fraction=0.0, shard_bytes=100_000,
-                      record_seconds=0.5)
+  prepare_dir(str(root), str(out), CONFIG, workers=1, holdout_fraction=0.0,
+              shard_bytes=100_000, record_seconds=0.5)
   return out, sources
 
 

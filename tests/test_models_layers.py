@@ -1,10 +1,13 @@
-"""Frozen filter-bank layers, ReflectionPad1D and WeightNormalization."""
+"""layers: frozen filter banks (direct, polyphase), grouped conv, pad, WN."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import conv_oracles as npc
+from tfvocoder import dsp
+from tfvocoder.config import VocoderConfig, tiny_config
 from tfvocoder.models import layers
 
 
@@ -133,3 +136,49 @@ def test_weight_normalization_serialises():
   clone(x)
   clone.set_weights(wrapped.get_weights())
   np.testing.assert_allclose(clone(x), y, atol=1e-6)
+
+
+def test_grouped_conv_matches_tensorflow():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(2, 203, 16)).astype(np.float32)
+  w = rng.normal(size=(41, 4, 32)).astype(np.float32)
+  got = layers.grouped_conv1d(tf.constant(x), tf.constant(w), 4, 4).numpy()
+  # Reference: each group as its own plain convolution.
+  groups = [tf.nn.conv1d(x[..., 4 * g:4 * g + 4], w[..., 8 * g:8 * g + 8],
+                         stride=4, padding="VALID") for g in range(4)]
+  np.testing.assert_allclose(got, tf.concat(groups, -1).numpy(), rtol=1e-5,
+                             atol=1e-4)
+  np.testing.assert_allclose(got[0], npc.conv1d(x[0], w, 0.0, 4, groups=4),
+                             rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("config", [tiny_config(), VocoderConfig()],
+                         ids=["tiny", "reference"])
+def test_polyphase_banks_equal_direct_banks(config):
+  rng = np.random.default_rng(9)
+  band = config.n_bands - 1
+  low, high = config.band_edges_hz[band]
+  args = dict(sample_rate=config.band_rates[band], low_hz=low, high_hz=high,
+              n_filters=config.filter_bank_filters,
+              taps=config.filter_bank_taps, scaling=config.filter_bank_scaling)
+  pairs = [(layers.PolyphaseFilterBankConv(**args),
+            layers.FilterBankConv(**args)),
+           (layers.PolyphaseFilterBankConvTranspose(**args),
+            layers.FilterBankConvTranspose(**args))]
+  for length in (16, 1000, 2048):      # below, off and on the 32 phases
+    audio = rng.normal(size=(2, length)).astype(np.float32)
+    channels = rng.normal(size=(2, length, config.filter_bank_filters)
+                          ).astype(np.float32)
+    for (fast, direct), x in zip(pairs, (audio, channels)):
+      want = direct(x).numpy()
+      got = fast(x)
+      assert tuple(got.shape) == want.shape
+      np.testing.assert_allclose(got.numpy(), want, rtol=0,
+                                 atol=1e-5 * np.abs(want).max())
+      dynamic = tf.function(fast, input_signature=[
+          tf.TensorSpec([None] * x.ndim, tf.float32)])
+      np.testing.assert_array_equal(dynamic(x).numpy(), got.numpy())
+  # Same weight as the direct layer: the band's Morlet bank.
+  np.testing.assert_array_equal(pairs[1][0].bank.numpy(),
+                                dsp.band_filter_bank(band, config))
+  assert pairs[0][0].get_config()["phases"] == 32

@@ -1,16 +1,11 @@
-"""Built-in synthetic music: seeded, musical, written as shards once."""
-
-import json
-import os
-import subprocess
-import sys
+"""Built-in synthetic music: seeded, in key, every band, onsets on notes."""
 
 import librosa
 import numpy as np
 import pytest
 
 from tfvocoder.config import tiny_config
-from tfvocoder.data import pipeline, music
+from tfvocoder.data import music
 
 CONFIG = tiny_config()
 RATE = CONFIG.sample_rate
@@ -57,41 +52,3 @@ def test_every_band_has_energy_and_onsets_follow_the_score():
              for n in music.compose(8.0, seed)["notes"]}
   assert timbres == set(music.TIMBRES)
   assert any(music.compose(8.0, seed)["drums"] for seed in range(6))
-
-
-def test_dataset_written_once_and_matches_generator(tmp_path):
-  out = music.ensure_synthetic_dataset(str(tmp_path / "syn"), CONFIG,
-                                           minutes=0.5, workers=1)
-  manifest = json.load(open(os.path.join(out, "manifest.json")))
-  assert [f["split"] for f in manifest["files"]] == ["train", "test"]
-  assert manifest["skipped"] == []
-  stamps = {n: os.stat(os.path.join(out, n)).st_mtime_ns
-            for n in os.listdir(out)}
-  assert music.ensure_synthetic_dataset(
-      str(tmp_path / "syn"), CONFIG, minutes=0.5, workers=1) == out
-  assert {n: os.stat(os.path.join(out, n)).st_mtime_ns
-          for n in os.listdir(out)} == stamps
-  # The shards hold the generator's piece 1 (the test split), as int16.
-  import tensorflow as tf
-  pcm = []
-  for raw in tf.data.TFRecordDataset(
-      os.path.join(out, manifest["splits"]["test"]["shards"][0])):
-    feature = tf.train.Example.FromString(raw.numpy()).features.feature
-    pcm.append(np.frombuffer(feature["audio"].bytes_list.value[0], "<i2"))
-  expected = music.generate_music(15.0, RATE, seed=(0, 1))
-  np.testing.assert_array_equal(np.concatenate(pcm),
-                                np.round(expected * 32767).astype(np.int16))
-  batch = next(iter(pipeline.make_dataset(
-      pipeline.shard_pattern(out, "train"), CONFIG, 4, seed=0)))
-  assert batch["audio"].shape == (4, CONFIG.window)
-
-
-def test_prepare_synthetic_cli(tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  run = subprocess.run(
-      [sys.executable, "-m", "tfvocoder.data.prepare", "--synthetic=0.25",
-       f"--output_dir={tmp_path}", "--workers=1", "--window=2048"],
-      capture_output=True, text=True, env=env, timeout=120)
-  assert run.returncode == 0, run.stderr
-  assert "train: 1 files, 0.004 h, 1 shards" in run.stdout
-  assert "skipped: 0 files" in run.stdout
