@@ -4,13 +4,17 @@
       [--formats=saved_model,tflite] [--checkpoint=PATH]
 
 Installed as `tfvocoder.export` (setup.cfg maps this folder there; no bare
-top-level `export` package is installed). Modules: `exporter` (restore,
-write, report), `graphs` (signatures, weight-norm folding), `tflite`
-(conversion), `parity` (figures against Keras).
+top-level `export` package is installed; `python -m export` works from the
+repository root). Modules: `exporter` (restore, write, report), `graphs`
+(signatures, weight-norm folding), `formulations` (TFLite-only rewrites),
+`tflite` (conversion), `parity` (figures against Keras). The default chunk
+sizes are `tfvocoder.inference.vocoder`'s.
 """
 
-from .exporter import (DEFAULT_CHUNK_FRAMES, DEFAULT_MERGE_FRAMES, FORMATS,
-                       ExportError, export_model, load_generator)
+from tfvocoder.inference.vocoder import (DEFAULT_CHUNK_FRAMES,
+                                         DEFAULT_MERGE_FRAMES)
+
+from .exporter import FORMATS, ExportError, export_model, load_generator
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "DEFAULT_MERGE_FRAMES", "FORMATS",
            "ExportError", "export_model", "load_generator"]

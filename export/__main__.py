@@ -8,6 +8,11 @@ import sys
 
 from absl import app, flags, logging
 
+from tfvocoder.inference.vocoder import (DEFAULT_CHUNK_FRAMES,
+                                         DEFAULT_MERGE_FRAMES)
+
+from .exporter import ExportError, export_model
+
 flags.DEFINE_string("model_dir", None, "Training model dir: config.json and "
                     "checkpoints.", required=True)
 flags.DEFINE_string("output_dir", None, "Where the export goes.",
@@ -16,10 +21,11 @@ flags.DEFINE_list("formats", ["saved_model", "tflite"], "Comma list of "
                   "saved_model, tflite.")
 flags.DEFINE_string("checkpoint", None, "Checkpoint prefix (e.g. DIR/ckpt-12);"
                     " default: the model dir's latest.")
-flags.DEFINE_integer("tflite_chunk_frames", 2 ** 8, "Mel frames per TFLite "
-                     "generator call (power of two).")
-flags.DEFINE_integer("tflite_merge_frames", 2 ** 8, "Frames per TFLite "
-                     "band-merge window, multiscale only (power of two).")
+flags.DEFINE_integer("tflite_chunk_frames", DEFAULT_CHUNK_FRAMES, "Mel frames "
+                     "per TFLite generator call (power of two).")
+flags.DEFINE_integer("tflite_merge_frames", DEFAULT_MERGE_FRAMES, "Frames per "
+                     "TFLite band-merge window, multiscale only (power of "
+                     "two).")
 flags.DEFINE_bool("polyphase", True, "TFLite: transposed convolutions as "
                   "stride-1 convolutions + depth-to-space, reflection pads as "
                   "slices (same outputs, faster under XNNPACK).")
@@ -30,7 +36,6 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from .exporter import ExportError, export_model
   try:
     report = export_model(FLAGS.model_dir, FLAGS.output_dir,
                           formats=FLAGS.formats, checkpoint=FLAGS.checkpoint,

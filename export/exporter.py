@@ -23,14 +23,14 @@ from tfvocoder.training import model_dir as model_dir_lib
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_bytes, atomic_write_text
 from tfvocoder.inference.runtime import EXPORT_CONFIG
+from tfvocoder.inference.vocoder import (DEFAULT_CHUNK_FRAMES,
+                                         DEFAULT_MERGE_FRAMES)
 
 from . import formulations, graphs, parity
 from . import tflite as tflite_lib
 
 FORMATS = ("saved_model", "tflite")
 REPORT = "export_report.json"
-DEFAULT_CHUNK_FRAMES = 2 ** 8        # TFLite generator chunk, mel frames
-DEFAULT_MERGE_FRAMES = 2 ** 8        # TFLite smooth-merge window, frames
 
 
 class ExportError(RuntimeError):
@@ -153,49 +153,78 @@ def export_model(model_dir: str, output_dir: str,
     ExportError: bad model dir / checkpoint, or a parity check below its
       limit (the files and the report are written first).
   """
-  unknown = sorted(set(formats) - set(FORMATS))
-  if unknown or not formats:
-    raise ExportError(f"--formats: unknown {unknown or 'empty'}; expected a "
-                      f"subset of {FORMATS}")
+  _check_formats(formats)
   generator, config, checkpoint = load_generator(model_dir, checkpoint)
   os.makedirs(output_dir, exist_ok=True)
   info = export_config(generator, config, chunk_frames, merge_frames,
                        checkpoint)
   config_text = json.dumps(info, indent=2, sort_keys=True)
-  report = {"model": config.model, "checkpoint": info["checkpoint"],
-            "receptive_field_frames": info["receptive_field_frames"],
-            "tflite_chunk_frames": chunk_frames,
-            "tflite_merge_frames": info["tflite"]["merge_frames"],
-            "cost": parity.cost(generator, config, chunk_frames), "files": {}}
-  report["formulations"] = (["tflite: polyphase_transposed_conv",
-                             "tflite: reflect_pad_as_slices"]
-                            if polyphase else [])
-  with contextlib.ExitStack() as stack:
-    plain = stack.enter_context(graphs.folded_weight_norm(generator))
-    if "saved_model" in formats:
-      report["files"]["saved_model"] = _write_saved_model(
-          generator, config, output_dir, config_text)
-      logging.info("wrote %s/saved_model", output_dir)
-    if polyphase:        # TFLite only: TF runs both forms equally fast
-      stack.enter_context(
-          formulations.polyphase_transposed_convs(generator, plain))
-      stack.enter_context(formulations.reflect_pads_as_slices(generator))
-    if "tflite" in formats:
-      report["files"].update(_write_tflite(generator, config, output_dir,
-                                           chunk_frames, merge_frames))
-      logging.info("wrote %s/vocoder_{fp32,fp16,int8}.tflite", output_dir)
-  atomic_write_text(os.path.join(output_dir, EXPORT_CONFIG), config_text)
-  _publish(os.path.join(output_dir, EXPORT_CONFIG))
+  report = _report_head(generator, config, info, polyphase)
+  report["files"] = _write_models(generator, config, output_dir, formats,
+                                  config_text, chunk_frames, merge_frames,
+                                  polyphase)
+  _write_json(output_dir, EXPORT_CONFIG, config_text)
   if check_parity:
     report["parity"] = parity.measure(
         generator, config, output_dir, formats, chunk_frames,
         info["tflite"]["merge_frames"], parity_frames)
-  atomic_write_text(os.path.join(output_dir, REPORT),
-                    json.dumps(report, indent=2, sort_keys=True))
-  _publish(os.path.join(output_dir, REPORT))
+  _write_json(output_dir, REPORT, json.dumps(report, indent=2,
+                                             sort_keys=True))
   failed = [name for name, p in report.get("parity", {}).items()
             if not p.get("ok", True)]
   if failed:
     raise ExportError(f"{output_dir}: parity below the limit for {failed}; "
                       f"see {os.path.join(output_dir, REPORT)}")
   return report
+
+
+def _report_head(generator, config: VocoderConfig, info: Dict,
+                 polyphase: bool) -> Dict:
+  """The report's model, chunk sizes, cost and formulations (`info`: the
+  `export_config`)."""
+  chunk_frames = info["tflite"]["chunk_frames"]
+  return {"model": config.model, "checkpoint": info["checkpoint"],
+          "receptive_field_frames": info["receptive_field_frames"],
+          "tflite_chunk_frames": chunk_frames,
+          "tflite_merge_frames": info["tflite"]["merge_frames"],
+          "cost": parity.cost(generator, config, chunk_frames), "files": {},
+          "formulations": (["tflite: polyphase_transposed_conv",
+                            "tflite: reflect_pad_as_slices"]
+                           if polyphase else [])}
+
+
+def _check_formats(formats: Sequence[str]) -> None:
+  unknown = sorted(set(formats) - set(FORMATS))
+  if unknown or not formats:
+    raise ExportError(f"--formats: unknown {unknown or 'empty'}; expected a "
+                      f"subset of {FORMATS}")
+
+
+def _write_json(output_dir: str, name: str, text: str) -> None:
+  """`output_dir/name`, written atomically and readable by others."""
+  atomic_write_text(os.path.join(output_dir, name), text)
+  _publish(os.path.join(output_dir, name))
+
+
+def _write_models(generator, config: VocoderConfig, output_dir: str,
+                  formats: Sequence[str], config_text: str, chunk_frames: int,
+                  merge_frames: int, polyphase: bool) -> Dict:
+  """Writes the SavedModel and / or TFLite files; returns their report
+  entries by file name. Weight norm is folded in both; `polyphase` rewrites
+  (`formulations`) apply to TFLite only (TF runs both forms equally fast)."""
+  files = {}
+  with contextlib.ExitStack() as stack:
+    plain = stack.enter_context(graphs.folded_weight_norm(generator))
+    if "saved_model" in formats:
+      files["saved_model"] = _write_saved_model(
+          generator, config, output_dir, config_text)
+      logging.info("wrote %s/saved_model", output_dir)
+    if polyphase:
+      stack.enter_context(
+          formulations.polyphase_transposed_convs(generator, plain))
+      stack.enter_context(formulations.reflect_pads_as_slices(generator))
+    if "tflite" in formats:
+      files.update(_write_tflite(generator, config, output_dir, chunk_frames,
+                                 merge_frames))
+      logging.info("wrote %s/vocoder_{fp32,fp16,int8}.tflite", output_dir)
+  return files

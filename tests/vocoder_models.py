@@ -1,4 +1,4 @@
-"""Test helpers for export / inference / vocode: tiny models and exports.
+"""Test helpers for export / inference / vocode: tiny models, exports, bands.
 
 A freshly initialised generator (weights ~ N(0, 0.02)) is nearly silent:
 the tiny MelGAN's output is ~1e-20, where denormal flushing (XNNPACK,
@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvocoder import export
 from tfvocoder.config import tiny_config
 from tfvocoder.models.layers import WeightNormalization
 
@@ -25,15 +26,6 @@ CHUNK_FRAMES = 64
 MERGE_FRAMES = 2 ** 7
 
 _EXPORTS = {}
-
-
-def import_export():
-  """The export package: installed as tfvocoder.export, or the checkout's."""
-  try:
-    from tfvocoder import export
-  except ImportError:
-    import export
-  return export
 
 
 def healthy_generator(config, seed: int = 0):
@@ -97,7 +89,7 @@ def exported(tmp_path_factory, model: str):
     model_dir = str(root / "model")
     write_model_dir(model_dir, config, generator)
     output_dir = str(root / "out")
-    report = import_export().export_model(
+    report = export.export_model(
         model_dir, output_dir, chunk_frames=CHUNK_FRAMES,
         merge_frames=MERGE_FRAMES)
     _EXPORTS[model] = (output_dir, report, generator, config)
@@ -113,3 +105,11 @@ def music_mel(config, frames: int, seed: int = 0) -> np.ndarray:
                         seconds=samples / config.sample_rate + 0.5, seed=seed)
   audio = np.resize(audio, samples)          # repeats if the file is short
   return dsp.log_mel(audio[None], config).numpy()[0]
+
+
+def random_bands(config, num_samples: int, batch: int = 2, seed: int = 0):
+  """White-noise bands `[batch, num_samples / 2**k]` float32, largest first:
+  energy at every bin, band edges included."""
+  rng = np.random.default_rng(seed)
+  return [rng.standard_normal((batch, num_samples // 2 ** k)).astype(np.float32)
+          for k in range(config.n_bands)]

@@ -192,6 +192,7 @@ class VocoderConfig:
     """[low, high] Hz covered by each band, largest band first.
 
     Band k spans [rate_k / 4, rate_k / 2]; the last band spans [0, rate / 2].
+    Which band owns the bins at the edges: `tfvocoder.dsp.bands.band_bins`.
     """
     edges = []
     for k, rate in enumerate(self.band_rates):

@@ -38,20 +38,21 @@ power-of-two band lengths (`check_tflite_length`). TensorFlow accepts any
 length, so the same functions also serve the dynamic-length SavedModel.
 
 `merge_bands_smooth` is the same construction with smooth crossovers
-(`smooth_gain`) instead of brick walls at the inner band edges: the local
-part of the streamed merge (`tfvocoder.inference.streaming_merge`).
+(`dsp.bands.smooth_gain`) instead of brick walls at the inner band edges:
+the local part of the streamed merge (`tfvocoder.inference.streaming_merge`).
 
 Shapes: bands are a list of `n_bands` tensors `[batch, N / 2**k]`, largest
 band (highest rate) first; audio `[batch, N]` float32 at `sample_rate` Hz.
 """
 
 import math
-from typing import List, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import tensorflow as tf
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ
+from tfvocoder.dsp.bands import (EDGE_TRANSITION_HZ, band_bins,
+                                 check_band_lengths, smooth_gain)
 
 Length = Union[int, tf.Tensor]
 
@@ -95,33 +96,15 @@ def irfft_builtin(re: tf.Tensor, im: tf.Tensor) -> tf.Tensor:
   return tf.concat([first, second], axis=1) * scale
 
 
-def _check_band_lengths(bands: Sequence[tf.Tensor], config: VocoderConfig):
-  if len(bands) != config.n_bands:
-    raise ValueError(f"merge_bands_builtin expects {config.n_bands} bands, "
-                     f"got {len(bands)}")
-  n = bands[0].shape[-1]
-  if n is None:
-    return
-  n = int(n)
-  if n % 2 ** config.n_bands:
-    raise ValueError(f"band merge needs a length divisible by 2**n_bands = "
-                     f"{2 ** config.n_bands}; got {n} samples")
-  for k, band in enumerate(bands):
-    m = band.shape[-1]
-    if m is not None and int(m) * 2 ** k != n:
-      raise ValueError(f"band {k} has {m} samples; expected {n // 2 ** k} "
-                       f"(= {n} / 2**{k})")
-
-
 def merge_bands_builtin(bands: Sequence[tf.Tensor],
                         config: VocoderConfig) -> tf.Tensor:
   """Builtin-op twin of `dsp.merge_bands` (same bins, same scaling).
 
-  Band k (M = N / 2**k samples) contributes its own rFFT bins [M/4, M/2)
-  (band 0 also its Nyquist bin M/2; the last band [0, M/2)), scaled by
-  2**k, at the same bin indices of the N-point spectrum; the bands' bin
-  ranges are disjoint and contiguous, so the full half-spectrum is their
-  concatenation, lowest band first.
+  Band k (M = N / 2**k samples) contributes its own rFFT bins
+  (`band_bins`: [M/4, M/2), band 0 also its Nyquist bin M/2, the last band
+  [0, M/2)), scaled by 2**k, at the same bin indices of the N-point
+  spectrum; the bands' bin ranges are disjoint and contiguous, so the full
+  half-spectrum is their concatenation, lowest band first.
 
   Args:
     bands: `n_bands` tensors `[batch, N / 2**k]` float32, largest first;
@@ -130,14 +113,11 @@ def merge_bands_builtin(bands: Sequence[tf.Tensor],
     `[batch, N]` float32 audio at `config.sample_rate`.
   """
   bands = [tf.convert_to_tensor(b, tf.float32) for b in bands]
-  _check_band_lengths(bands, config)
-  last = config.n_bands - 1
+  check_band_lengths(bands, config, "merge_bands_builtin")
   re_parts, im_parts = [], []
-  for k in range(last, -1, -1):                      # ascending frequency
+  for k in range(config.n_bands - 1, -1, -1):        # ascending frequency
     re, im = rfft_parts(bands[k])
-    m = _length(bands[k])
-    start = 0 if k == last else m // 4
-    stop = m // 2 + (1 if k == 0 else 0)
+    start, stop = band_bins(k, _length(bands[k]), config)
     scale = float(2 ** k)
     re_parts.append(re[:, start:stop] * scale)
     im_parts.append(im[:, start:stop] * scale)
@@ -173,36 +153,9 @@ def merge_macs_per_second(num_samples: int, config: VocoderConfig) -> float:
   return per_chunk * config.sample_rate / num_samples
 
 
-def band_lengths(num_frames: int, config: VocoderConfig) -> List[int]:
-  """Samples of each band for `num_frames` mel frames, largest band first."""
-  return [num_frames * hop for hop in config.band_hops]
-
-
 # ---------------------------------------------------------------------------
 # Smooth-edged merge (the local part of the streamed merge)
 # ---------------------------------------------------------------------------
-def smooth_gain(freq_hz, band: int, config: VocoderConfig,
-                transition_hz: float = EDGE_TRANSITION_HZ):
-  """Band `band`'s smooth mask S at full-rate frequencies (Hz), tf ops.
-
-  S is 1 inside the band's range, 0 outside, and crosses each inner edge f_e
-  as `0.5 (1 + sin(pi/2 x))`, x = +-(f - f_e) / transition_hz clipped to
-  [-1, 1] (C^1, so its kernel decays like 1/t^3). The band's outer edges
-  at 0 Hz and at sample_rate / 2 are not edges (the spectrum continues
-  into its mirror image there). Same formula as `band_edges.smooth_gain`.
-  """
-  low, high = config.band_edges_hz[band]
-  gain = tf.ones_like(freq_hz)
-  half_pi = math.pi / 2
-  if band < config.n_bands - 1:
-    x = tf.clip_by_value((freq_hz - low) / transition_hz, -1.0, 1.0)
-    gain *= 0.5 * (1.0 + tf.sin(half_pi * x))
-  if band > 0:
-    x = tf.clip_by_value((high - freq_hz) / transition_hz, -1.0, 1.0)
-    gain *= 0.5 * (1.0 + tf.sin(half_pi * x))
-  return gain
-
-
 def edge_bins(num_samples: Length, config: VocoderConfig,
               transition_hz: float = EDGE_TRANSITION_HZ) -> Length:
   """Bins J of an N-point spectrum covering `transition_hz` (ceil)."""
@@ -213,6 +166,32 @@ def edge_bins(num_samples: Length, config: VocoderConfig,
   return tf.cast(j, tf.int32)
 
 
+def _smooth_segment(band: tf.Tensor, k: int, j_edge: Length,
+                    config: VocoderConfig):
+  """Band k's spectrum at full-rate bins [start, stop) for the smooth merge.
+
+  Its own bins (`band_bins`), continued J bins across each inner edge: below
+  its lower edge by its own aliased bins, past its own Nyquist by their
+  mirror image.
+
+  Args:
+    band: `[batch, M]` float32, M = N / 2**k.
+    j_edge: J, bins of the N-point spectrum per `transition_hz`.
+  Returns:
+    `(re, im, start, stop)`: re, im `[batch, stop - start]` float32.
+  """
+  re, im = rfft_parts(band)
+  low, high = band_bins(k, _length(band), config)
+  start = low if k == config.n_bands - 1 else low - j_edge
+  parts_re, parts_im = [re[:, start:high]], [im[:, start:high]]
+  stop = high
+  if k > 0:                         # an inner edge at the band's own Nyquist
+    parts_re.append(tf.reverse(re[:, high - j_edge:high + 1], [1]))
+    parts_im.append(-tf.reverse(im[:, high - j_edge:high + 1], [1]))
+    stop = high + 1 + j_edge
+  return tf.concat(parts_re, 1), tf.concat(parts_im, 1), start, stop
+
+
 def merge_bands_smooth(bands: Sequence[tf.Tensor], config: VocoderConfig,
                        transition_hz: float = EDGE_TRANSITION_HZ) -> tf.Tensor:
   """Band merge with smooth crossovers, builtin ops only.
@@ -221,9 +200,10 @@ def merge_bands_smooth(bands: Sequence[tf.Tensor], config: VocoderConfig,
   continued past its own Nyquist by their mirror image and below its lower
   edge by its own aliased bins) is weighted by `smooth_gain` instead of
   the brick-wall mask. Its kernel is short (~ 1 / transition_hz), so it is
-  computed exactly on overlapping windows; `band_edges.EdgeCorrection`
-  adds back the brick-wall minus smooth difference, which lives within
-  `transition_hz` of the edges, to recover `dsp.merge_bands` exactly.
+  computed exactly on overlapping windows;
+  `tfvocoder.inference.edge_correction.EdgeCorrection` adds back the
+  brick-wall minus smooth difference, which lives within `transition_hz` of
+  the edges, to recover `dsp.merge_bands` exactly.
 
   Args:
     bands: `n_bands` tensors `[batch, N / 2**k]`, largest first.
@@ -231,29 +211,18 @@ def merge_bands_smooth(bands: Sequence[tf.Tensor], config: VocoderConfig,
     `[batch, N]` float32.
   """
   bands = [tf.convert_to_tensor(b, tf.float32) for b in bands]
-  _check_band_lengths(bands, config)
+  check_band_lengths(bands, config, "merge_bands_smooth")
   n = _length(bands[0])
   j_edge = edge_bins(n, config, transition_hz)
   half = n // 2 + 1
   bin_hz = config.sample_rate / tf.cast(n, tf.float32) if isinstance(
       n, tf.Tensor) else config.sample_rate / n
-  last = config.n_bands - 1
   total_re = total_im = None
   for k, band in enumerate(bands):
-    re, im = rfft_parts(band)
-    m = _length(band)
-    start = 0 if k == last else m // 4 - j_edge          # full-rate bin
-    parts_re, parts_im = [re[:, start:m // 2]], [im[:, start:m // 2]]
-    if k == 0:                                            # full-rate Nyquist
-      parts_re.append(re[:, m // 2:])
-      parts_im.append(im[:, m // 2:])
-    else:                                                 # mirror past M/2
-      parts_re.append(tf.reverse(re[:, m // 2 - j_edge:m // 2 + 1], [1]))
-      parts_im.append(-tf.reverse(im[:, m // 2 - j_edge:m // 2 + 1], [1]))
-    seg_re, seg_im = tf.concat(parts_re, 1), tf.concat(parts_im, 1)
-    stop = m // 2 + 1 + (0 if k == 0 else j_edge)          # full-rate bins
+    seg_re, seg_im, start, stop = _smooth_segment(band, k, j_edge, config)
     freqs = tf.cast(tf.range(start, stop), tf.float32) * bin_hz
-    gain = smooth_gain(freqs, k, config, transition_hz) * float(2 ** k)
+    gain = smooth_gain(freqs, k, config, transition_hz,
+                       clip=tf.clip_by_value, sin=tf.sin) * float(2 ** k)
     pad = [[0, 0], [start, half - stop]]
     seg_re = tf.pad(seg_re * gain, pad)
     seg_im = tf.pad(seg_im * gain, pad)

@@ -4,7 +4,8 @@
 input (T frames, N = T * hop samples): an ideal filter whose kernel decays
 only like 1/t, so no fixed window reproduces it near a band edge (and the
 generators do put energy right at the edges). Split the brick wall P of
-band k into the smooth mask S of `dsp_tflite.merge_bands_smooth`, whose
+band k (its `dsp.bands.band_bins`) into the smooth mask S of
+`dsp.builtin_merge.merge_bands_smooth` (`dsp.bands.smooth_gain`), whose
 short kernel is computed exactly on overlapping windows, plus E = P - S,
 which is non-zero only within `transition_hz` of the band's inner edges:
 
@@ -35,24 +36,10 @@ from typing import List, Sequence
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ
+from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ, band_bins, smooth_gain
 
 _ATTENUATION_DB = 80.0
 _KAISER_BETA = 0.1102 * (_ATTENUATION_DB - 8.7)
-
-
-def smooth_gain(freq_hz: np.ndarray, band: int, config: VocoderConfig,
-                transition_hz: float = EDGE_TRANSITION_HZ) -> np.ndarray:
-  """numpy twin of `dsp_tflite.smooth_gain` (same formula)."""
-  low, high = config.band_edges_hz[band]
-  gain = np.ones_like(freq_hz, np.float64)
-  if band < config.n_bands - 1:
-    x = np.clip((freq_hz - low) / transition_hz, -1.0, 1.0)
-    gain *= 0.5 * (1.0 + np.sin(np.pi / 2 * x))
-  if band > 0:
-    x = np.clip((high - freq_hz) / transition_hz, -1.0, 1.0)
-    gain *= 0.5 * (1.0 + np.sin(np.pi / 2 * x))
-  return gain
 
 
 def _kaiser(x: np.ndarray) -> np.ndarray:
@@ -70,7 +57,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   after a call and would steal the cores the TFLite interpreter runs on.
   (threadpoolctl comes with librosa's scikit-learn; without it, einsum.)"""
   if not _BLAS:
-    try:
+    try:  # optional: threadpoolctl may be missing (see above)
       from threadpoolctl import ThreadpoolController
       _BLAS.append(ThreadpoolController())
     except ImportError:
@@ -110,10 +97,11 @@ class EdgeCorrection:
     # (band, full-rate bin of the edge, is the band's own Nyquist)
     self.edges = []
     for k in range(config.n_bands):
+      low, high = band_bins(k, n // 2 ** k, config)
       if k < config.n_bands - 1:
-        self.edges.append((k, n // 2 ** (k + 2), False))
+        self.edges.append((k, low, False))
       if k > 0:
-        self.edges.append((k, n // 2 ** (k + 1), True))
+        self.edges.append((k, high, True))
     # Low-pass per band: cut-off half the frame rate, width frame_rate - 2 J.
     width = 1.0 - 2.0 * transition_hz / frame_rate      # cycles per frame
     self.filters, self.half = [], []
@@ -215,9 +203,8 @@ class EdgeCorrection:
     n = t * config.hop_length
     d = np.rint(np.fft.fftfreq(t) * t).astype(np.int64)   # signed bins
     j = j_edge + d
-    low = 0 if band == config.n_bands - 1 else n // 2 ** (band + 2)
-    high = n // 2 ** (band + 1)
-    brick = ((j >= low) & ((j < high) | ((band == 0) & (j == high))))
+    low, high = band_bins(band, n // 2 ** band, config)
+    brick = (j >= low) & (j < high)
     smooth = smooth_gain(j * config.sample_rate / n, band, config,
                          self.transition_hz)
     e = np.where(np.abs(d) <= self.bins, brick - smooth, 0.0)

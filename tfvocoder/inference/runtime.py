@@ -67,6 +67,7 @@ def tflite_op_names(model: bytes) -> List[str]:
   Builtins by their `BuiltinOperator` name (e.g. "CONV_2D"); custom ops,
   Flex ops included, as "CUSTOM:" + their custom code (e.g. "CUSTOM:FlexIRFFT").
   """
+  # Only when asked: reading op names is no part of running a model.
   from ai_edge_litert import schema_py_generated as schema
 
   names = {value: name for name, value in vars(schema.BuiltinOperator).items()
@@ -91,7 +92,6 @@ def tflite_op_names(model: bytes) -> List[str]:
 class Runtime:
   """Common interface; see the module docstring. Arrays are numpy."""
 
-  kind = ""
   chunk_frames: Optional[int] = None    # fixed mel frames per bands/audio call
   merge_frames: Optional[int] = None    # fixed frames per merge call
 
@@ -114,11 +114,9 @@ class Runtime:
 class SavedModelRuntime(Runtime):
   """A SavedModel dir; any number of frames per call."""
 
-  kind = "saved_model"
-
   def __init__(self, path, export_config):
     super().__init__(path, export_config)
-    import tensorflow as tf
+    import tensorflow as tf  # SavedModels only: TFLite runs need no TF
     self._tf = tf
     try:
       self._model = tf.saved_model.load(path)
@@ -151,10 +149,9 @@ class SavedModelRuntime(Runtime):
 class TFLiteRuntime(Runtime):
   """A `.tflite` file with fixed chunk sizes, run by the LiteRT interpreter."""
 
-  kind = "tflite"
-
   def __init__(self, path, export_config, num_threads: int = 2):
     super().__init__(path, export_config)
+    # TFLite only: SavedModel runs need no LiteRT.
     from ai_edge_litert.interpreter import Interpreter
     info = export_config.get("tflite") or {}
     self.chunk_frames = int(info.get("chunk_frames") or 0) or None

@@ -3,14 +3,14 @@
 The one-shot merge (`dsp.merge_bands`) is a brick-wall FFT over the whole
 input. It is computed as two parts (see `tfvocoder.inference.edge_correction`):
 
-1. the smooth merge (`dsp_tflite.merge_bands_smooth`, the exported `merge`
-   signature), whose kernel is short: run on windows of `window` frames of
-   the periodic band sequence, keeping the central `core` frames of each;
-   windows past either end of the input wrap around, as the one-shot FFT
-   does (the first `window` and last `context` frames of bands are
-   computed first and kept);
-2. the edge part (`band_edges.EdgeCorrection`), accumulated while the bands
-   stream by and added block by block once the last frame has been seen.
+1. the smooth merge (`dsp.builtin_merge.merge_bands_smooth`, the exported
+   `merge` signature), whose kernel is short: run on windows of `window`
+   frames of the periodic band sequence, keeping the central `core` frames
+   of each; windows past either end of the input wrap around, as the
+   one-shot FFT does (the first `window` and last `context` frames of bands
+   are computed first and kept);
+2. the edge part (`EdgeCorrection`), accumulated while the bands stream by
+   and added block by block once the last frame has been seen.
 
 So exact output needs two passes: the smooth audio is spilled to a temporary
 file (memory stays flat) and corrected on the way out. `live=True` skips

@@ -32,8 +32,11 @@ import numpy as np
 from tfvocoder.inference.runtime import open_runtime
 from tfvocoder.inference.streaming_merge import merged_blocks
 
-DEFAULT_CHUNK_FRAMES = 2 ** 8     # dynamic (SavedModel) generator chunks
-DEFAULT_MERGE_FRAMES = 2 ** 8     # dynamic smooth-merge windows
+# Default chunk sizes, mel frames (the one definition): a SavedModel's
+# generator calls and smooth-merge windows here, and the fixed chunk sizes of
+# the TFLite files `python -m export` writes (`tfvocoder.export`).
+DEFAULT_CHUNK_FRAMES = 2 ** 8     # frames per generator call
+DEFAULT_MERGE_FRAMES = 2 ** 8     # frames per smooth-merge window
 Progress = Callable[[int, int], None]
 
 
