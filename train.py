@@ -9,6 +9,7 @@ flag (see `python train.py --helpfull`).
 from absl import app, flags
 
 from tfvocoder import flags as config_flags
+from tfvocoder import training
 from tfvocoder.training.distribute import STRATEGIES
 
 flags.DEFINE_string("data_dir", None, "Prepared TFRecord shards "
@@ -36,7 +37,6 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from tfvocoder import training
   config = config_flags.config_from_flags()
   options = training.TrainOptions(
       model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir,

@@ -1,7 +1,6 @@
 """Losses against hand-computed values."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from tfvocoder import dsp

@@ -93,8 +93,3 @@ def config_from_flags(flag_values=FLAGS, base: VocoderConfig = None,
     changes[field.name] = value
   return base.replace(**changes)
 
-
-def given_config_fields(flag_values=FLAGS):
-  """Names of config flags set on the command line or in a flagfile."""
-  return [f.name for f in dataclasses.fields(VocoderConfig)
-          if flag_values[f.name].present]

@@ -82,6 +82,11 @@ class GANTrainer(tf.Module):
         per_example, global_batch_size=self.global_batch_size)
 
   def discriminator_losses(self, batch) -> Dict[str, tf.Tensor]:
+    """{"d_loss"}: this replica's share of the global-batch mean (scalar).
+
+    Args:
+      batch: one replica's {"mel", "audio", "bands"} batch (the pipeline's).
+    """
     mel, real = batch["mel"], self._real(batch)
     fake = self._as_float32(self.generator(mel, training=True))
     fake = tf.nest.map_structure(tf.stop_gradient, fake)
@@ -91,6 +96,11 @@ class GANTrainer(tf.Module):
     return {"d_loss": self._scale(self.d_adversarial(real_out, fake_out))}
 
   def generator_losses(self, batch) -> Dict[str, tf.Tensor]:
+    """"g_loss" (weighted total) and its terms, as replica shares (scalars).
+
+    Args:
+      batch: one replica's {"mel", "audio", "bands"} batch (the pipeline's).
+    """
     config = self.config
     mel, real = batch["mel"], self._real(batch)
     fake = self._as_float32(self.generator(mel, training=True))
@@ -174,33 +184,3 @@ class GANTrainer(tf.Module):
     if not self.config.alternate_updates:
       return self.train_step
     return self.discriminator_step if step % 2 == 0 else self.generator_step
-
-  # --- inspection (tests) -------------------------------------------------------
-  @tf.function
-  def gradients(self, iterator):
-    """Global-batch gradients of both networks without applying them.
-
-    Returns (d_grads, g_grads), each summed over replicas the way the
-    optimizers' all-reduce would.
-    """
-    batch = next(iterator)
-
-    def replica_fn(batch):
-      with tf.GradientTape() as tape:
-        d_loss = self.discriminator_losses(batch)["d_loss"]
-      d_grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
-      with tf.GradientTape() as tape:
-        g_loss = self.generator_losses(batch)["g_loss"]
-      g_grads = tape.gradient(g_loss, self.generator.trainable_variables)
-      return d_grads, g_grads
-
-    d_grads, g_grads = self.strategy.run(replica_fn, args=(batch,))
-    reduce = lambda g: self.strategy.reduce(  # noqa: E731
-        tf.distribute.ReduceOp.SUM, g, axis=None)
-    return ([reduce(g) for g in d_grads], [reduce(g) for g in g_grads])
-
-  def all_weights_finite(self) -> bool:
-    for variable in (self.generator.weights + self.discriminator.weights):
-      if not bool(tf.reduce_all(tf.math.is_finite(variable))):
-        return False
-    return True

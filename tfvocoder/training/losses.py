@@ -84,10 +84,28 @@ def multi_resolution_stft(real: tf.Tensor, fake: tf.Tensor,
                           eps: float = 1e-7) -> tf.Tensor:
   """Spectral convergence + log-magnitude L1, averaged over resolutions.
 
+  Per example and resolution: ||S_r - S_f||_F / ||S_r||_F plus
+  mean |ln S_r - ln S_f|, with S = sqrt(|STFT|^2 + eps); the mean of those
+  sums over `resolutions`. A gain g gives about |1 - g| + |ln g|.
+
+  Not the same numbers as the MR-STFT *metric*
+  (`tfvocoder.evaluation.metrics.mr_stft`): this loss uses the
+  (fft_length, hop, window) triples of `STFT_RESOLUTIONS` (Hann windows
+  shorter than the FFT, zero-padded; 1024/120/600, 2048/240/1200,
+  512/50/240), pads the last frame (`pad_end=True`) and softens the
+  magnitude with `eps` so it stays differentiable; the metric uses FFT
+  sizes 512/1024/2048 with a full-length window and hop n_fft / 4, frames
+  entirely inside the signal, and floors magnitudes at 1e-5. Both use the
+  natural log and average SC and log-magnitude over the resolutions, but
+  the loss is per example `[batch]` in float32 TF (for gradients), the metric
+  one float per pair in numpy (plus per-band values).
+
   Args:
     real, fake: audio `[batch, samples]`.
+    resolutions: (fft_length, hop, window) triples, samples.
+    eps: added to |STFT|^2 before the square root.
   Returns:
-    `[batch]`.
+    `[batch]` float32.
   """
   total = []
   for fft_length, hop, window in resolutions:

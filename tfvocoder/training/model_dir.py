@@ -1,13 +1,25 @@
-"""A training model dir: its config.json and checkpoints -> a generator.
+"""A training model dir: config.json and checkpoints -> a generator.
 
-Shared by export, evaluation and anything else that rebuilds a trained
-generator. Every failure is a `ModelDirError` whose message names the path.
+Layout (written by `tfvocoder.training.train`):
+  config.json          the resolved VocoderConfig (resume/export/evaluate)
+  ckpt-N.*, checkpoint checkpoints
+  train/               TensorBoard event files
+  synthetic_data/      the built-in dataset, when no data dir was given
+
+Shared by training (`resolve_config`), export, evaluation and anything else
+that rebuilds a trained generator. Every failure of `load_config` /
+`load_generator` is a `ModelDirError` whose message names the path.
 """
 
 import os
 from typing import Optional
 
+import keras
+import tensorflow as tf
+
 from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_write_text
+from tfvocoder.models import build_generator
 
 CONFIG_FILE = "config.json"          # written by training in the model dir
 
@@ -19,6 +31,40 @@ class ModelDirError(RuntimeError):
 def _one_line(error: BaseException) -> str:
   text = str(error).strip().splitlines()
   return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def resolve_config(config: VocoderConfig, model_dir: str,
+                   write: bool = True) -> VocoderConfig:
+  """The config of `model_dir`: saved one on resume, else `config` (written).
+
+  A saved config whose model fields differ from `config` is an error naming
+  the fields; training-only fields (learning rate, loss weights, ...) take
+  the new values.
+
+  Args:
+    config: the requested config.
+    model_dir: the run's model dir (created when `write`).
+    write: write `config` as `model_dir/config.json` (the chief does).
+  Returns:
+    `config`.
+  Raises:
+    ValueError: the saved config's model fields differ from `config`'s.
+  """
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      saved = VocoderConfig.from_json(f.read())
+    conflicts = saved.model_differences(config)
+    if conflicts:
+      details = ", ".join(f"{k}: saved {a!r} vs requested {b!r}"
+                          for k, (a, b) in sorted(conflicts.items()))
+      raise ValueError(f"{path} was written by a run with a different model "
+                       f"config ({details}). Use a new --model_dir, or drop "
+                       "the conflicting flags to resume.")
+  if write:
+    tf.io.gfile.makedirs(model_dir)
+    atomic_write_text(path, config.to_json())
+  return config
 
 
 def load_config(model_dir: str) -> VocoderConfig:
@@ -38,8 +84,6 @@ def load_config(model_dir: str) -> VocoderConfig:
 
 def _checkpoint_tracked(model) -> int:
   """How many of `model.weights` a `tf.train.Checkpoint` of it would hold."""
-  import keras
-  import tensorflow as tf
   found = {id(v) for v in tf.train.TrackableView(model).descendants()
            if isinstance(v, (tf.Variable, keras.Variable))}
   return sum(id(w) in found for w in model.weights)
@@ -52,9 +96,6 @@ def load_generator(model_dir: str, checkpoint: Optional[str] = None):
   Raises ModelDirError naming the path when there is none, when it cannot be
   read, or when it holds no generator matching the config.
   """
-  import tensorflow as tf
-  from tfvocoder.models import build_generator
-
   config = load_config(model_dir)
   if checkpoint is None:
     checkpoint = tf.train.latest_checkpoint(model_dir)

@@ -1,0 +1,45 @@
+"""Config flags: one flag per VocoderConfig field; given flags reach it."""
+
+import dataclasses
+
+from absl import flags
+import pytest
+
+from tfvocoder import flags as config_flags
+from tfvocoder.config import VocoderConfig
+
+
+def _parsed(*argv):
+  flag_values = flags.FlagValues()
+  config_flags.define_config_flags(flag_values)
+  flag_values(["prog", *argv])
+  return flag_values
+
+
+def test_every_config_field_is_a_flag_with_its_default():
+  flag_values = _parsed()
+  for field in dataclasses.fields(VocoderConfig):
+    assert field.name in flag_values, field.name
+  assert flag_values["n_mels"].value == VocoderConfig.n_mels
+  assert flag_values["melgan_ratios"].value == "8,8,2,2"
+  assert flag_values["band_factors"].value.startswith("4,4,4,4;4,4,4,2;")
+  # No flag given: the dataclass defaults, unchanged.
+  assert config_flags.config_from_flags(flag_values) == VocoderConfig()
+  # Defining twice is harmless.
+  config_flags.define_config_flags(flag_values)
+
+
+def test_given_flags_reach_the_config():
+  config = config_flags.config_from_flags(_parsed(
+      "--model=melgan", "--n_mels=64", "--fmax=8000", "--conditioned=false",
+      "--melgan_ratios=8,8,4", "--learning_rate=3e-4",
+      "--band_factors=4,4,4,4;4,4,4,2;4,4,2,2;4,2,2,2;2,2,2,2"))
+  assert config == VocoderConfig(
+      model="melgan", n_mels=64, fmax=8000.0, conditioned=False,
+      melgan_ratios=(8, 8, 4), learning_rate=3e-4)
+  assert isinstance(config.fmax, float)
+
+
+def test_a_bad_flag_value_names_the_flag():
+  with pytest.raises(ValueError, match="--melgan_ratios='8,x'"):
+    config_flags.config_from_flags(_parsed("--melgan_ratios=8,x"))
