@@ -36,6 +36,14 @@ import tempfile
 import time
 
 from absl import app, flags, logging
+import tensorflow as tf
+
+from benchmarks import debian_music_dir
+from tfvocoder.config import VocoderConfig
+from tfvocoder.data import sources
+from tfvocoder.evaluation import cost
+from tfvocoder.evaluation.griffin_lim import griffin_lim
+from tfvocoder.io_utils import atomic_write_text
 
 FLAGS = flags.FLAGS
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,25 +91,19 @@ def _data_dir(temp: str) -> str:
   """--data_dir, else hyperrogue-music prepared, else synthetic music."""
   if FLAGS.data_dir:
     return FLAGS.data_dir
-  from benchmarks import debian_music_dir
-  from tfvocoder.config import VocoderConfig
-  from tfvocoder.data import prepare, music
   out = os.path.join(temp, "shards")
   music_dir = debian_music_dir()
   if music_dir:
     logging.info("preparing %s", music_dir)
-    prepare.prepare_dir(music_dir, out, VocoderConfig(), shard_bytes=10 ** 7)
+    sources.prepare_dir(music_dir, out, VocoderConfig(), shard_bytes=10 ** 7)
     return out
   logging.warning("hyperrogue-music not installed (apt-get install "
                   "hyperrogue-music): benchmarking on synthetic music")
-  return music.ensure_synthetic_dataset(out, VocoderConfig(), minutes=1.5)
+  return sources.ensure_synthetic_dataset(out, VocoderConfig(), minutes=1.5)
 
 
 def baselines(seconds: float, repeats: int) -> dict:
   """TF GEMM GFLOP/s and Griffin-Lim x real time, measured here."""
-  from tfvocoder.evaluation import cost
-  from tfvocoder.config import VocoderConfig
-  from tfvocoder.evaluation.griffin_lim import griffin_lim
   config = VocoderConfig()
   mel = cost.speed_mel(config, seconds)
   gl = cost.best_seconds(lambda: griffin_lim(mel, config), repeats)
@@ -110,56 +112,84 @@ def baselines(seconds: float, repeats: int) -> dict:
               len(mel) / config.frame_rate / gl}
 
 
-def ratios(report: dict) -> list:
-  """[(figure, value, baseline name, baseline value)] of every ratio."""
+def _row(name, value, base_name, base) -> list:
+  """[(name, value, base_name, base)], or [] without a value or a base."""
+  return [(name, value, base_name, base)] if value is not None and base else []
+
+
+def _pipeline_ratios(p: dict, peak: float, gl: float) -> list:
+  return _row("pipeline batches/s", p.get("batches_per_sec"),
+              "multiscale train steps/s", p.get("model_steps_per_sec"))
+
+
+def _train_speed_ratios(result: dict, peak: float, gl: float) -> list:
+  by = {r["model"]: r for r in result["results"]}
+  return _row("train steps/s multiscale", by["multiscale"]["steps_per_sec"],
+              "MelGAN", by["melgan"]["steps_per_sec"])
+
+
+def _generation_ratios(result: list, peak: float, gl: float) -> list:
+  by = {r["model"]: r for r in result}
+  ms, mg = by["multiscale"], by["melgan"]
+  rows = _row("Keras x RT multiscale", ms["x_real_time"], "MelGAN",
+              mg["x_real_time"])
+  for r in (ms, mg):
+    rows += _row(f"Keras x RT {r['model']}", r["x_real_time"], "Griffin-Lim",
+                 gl)
+    rows += _row(f"Keras GFLOP/s {r['model']}", r["achieved_gflops"],
+                 "TF GEMM peak", peak)
+  return rows
+
+
+def _inference_ratios(result: dict, peak: float, gl: float) -> list:
+  by = {r["model"]: r for r in result["results"]}
   rows = []
+  for variant in ("tflite_fp32", "tflite_fp16", "tflite_int8"):
+    if all(variant in r["x_real_time"] for r in by.values()):
+      rows += _row(f"{variant} x RT multiscale",
+                   by["multiscale"]["x_real_time"][variant], "MelGAN",
+                   by["melgan"]["x_real_time"][variant])
+  for r in by.values():
+    lite = r["x_real_time"].get("tflite_fp32")
+    rows += _row(f"tflite_fp32 x RT {r['model']}", lite, "Griffin-Lim", gl)
+    rows += _row(f"tflite_fp32 GFLOP/s {r['model']}",
+                 lite and lite * r["gflop_per_audio_second"],
+                 "LiteRT GEMM peak", result["peak"]["litert_gemm_gflops"])
+  return rows
+
+
+def _quality_ratios(result: dict, peak: float, gl: float) -> list:
+  systems = result["systems"]
+  base = [s for s in systems if s["kind"] == "griffin_lim"][0]
+  rows = []
+  for s in systems:
+    if s is base:
+      continue
+    for key in ("log_mel_l1", "mr_stft", "lsd_db"):
+      rows += _row(f"{key} {s['name']}", s["metrics"][key]["overall"],
+                   "Griffin-Lim", base["metrics"][key]["overall"])
+  return rows
+
+
+# Each benchmark's ratios, in table order: fn(its result, TF GEMM GFLOP/s,
+# Griffin-Lim x real time) -> rows.
+RATIOS = (("pipeline", _pipeline_ratios),
+          ("train_speed", _train_speed_ratios),
+          ("generation", _generation_ratios),
+          ("inference", _inference_ratios),
+          ("quality", _quality_ratios))
+
+
+def ratios(report: dict) -> list:
+  """[(figure, value, baseline name, baseline value)] of every ratio, from
+  the benchmarks that produced a result."""
   peak = report["baselines"]["tf_gemm_gflops"]
   gl = report["baselines"]["griffin_lim_x_real_time"]
-
-  def add(name, value, base_name, base):
-    if value is not None and base:
-      rows.append((name, value, base_name, base))
-  got = lambda key: report[key].get("result")
-  if got("pipeline"):
-    p = got("pipeline")
-    add("pipeline batches/s", p.get("batches_per_sec"),
-        "multiscale train steps/s", p.get("model_steps_per_sec"))
-  if got("train_speed"):
-    by = {r["model"]: r for r in got("train_speed")["results"]}
-    add("train steps/s multiscale", by["multiscale"]["steps_per_sec"],
-        "MelGAN", by["melgan"]["steps_per_sec"])
-  if got("generation"):
-    by = {r["model"]: r for r in got("generation")}
-    ms, mg = by["multiscale"], by["melgan"]
-    add("Keras x RT multiscale", ms["x_real_time"], "MelGAN",
-        mg["x_real_time"])
-    for r in (ms, mg):
-      add(f"Keras x RT {r['model']}", r["x_real_time"], "Griffin-Lim", gl)
-      add(f"Keras GFLOP/s {r['model']}", r["achieved_gflops"],
-          "TF GEMM peak", peak)
-  if got("inference"):
-    inf = got("inference")
-    by = {r["model"]: r for r in inf["results"]}
-    for variant in ("tflite_fp32", "tflite_fp16", "tflite_int8"):
-      if all(variant in r["x_real_time"] for r in by.values()):
-        add(f"{variant} x RT multiscale",
-            by["multiscale"]["x_real_time"][variant], "MelGAN",
-            by["melgan"]["x_real_time"][variant])
-    for r in by.values():
-      lite = r["x_real_time"].get("tflite_fp32")
-      add(f"tflite_fp32 x RT {r['model']}", lite, "Griffin-Lim", gl)
-      add(f"tflite_fp32 GFLOP/s {r['model']}",
-          lite and lite * r["gflop_per_audio_second"], "LiteRT GEMM peak",
-          inf["peak"]["litert_gemm_gflops"])
-  if got("quality"):
-    systems = got("quality")["systems"]
-    base = [s for s in systems if s["kind"] == "griffin_lim"][0]
-    for s in systems:
-      if s is base:
-        continue
-      for key in ("log_mel_l1", "mr_stft", "lsd_db"):
-        add(f"{key} {s['name']}", s["metrics"][key]["overall"],
-            "Griffin-Lim", base["metrics"][key]["overall"])
+  rows = []
+  for key, fn in RATIOS:
+    result = report[key].get("result")
+    if result:
+      rows += fn(result, peak, gl)
   return rows
 
 
@@ -175,7 +205,6 @@ def table(rows) -> str:
 
 def main(argv):
   del argv
-  import tensorflow as tf
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
   tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
   args = _args(FLAGS.quick, FLAGS.threads)
@@ -208,7 +237,6 @@ def main(argv):
   report["ratios"] = [dict(figure=n, value=v, baseline=b, baseline_value=bv,
                            ratio=v / bv) for n, v, b, bv in ratios(report)]
   path = FLAGS.json
-  from tfvocoder.io_utils import atomic_write_text
   atomic_write_text(path, json.dumps(report, indent=2))
   print(table(ratios(report)))
   failed = [k for k, v in report.items()

@@ -19,6 +19,14 @@ import json
 import math
 
 from absl import app, flags
+import numpy as np
+import tensorflow as tf
+
+from tfvocoder import models
+from tfvocoder.config import VocoderConfig
+from tfvocoder.evaluation import cost
+from tfvocoder.io_utils import atomic_write_text
+from tfvocoder.models.layers import FilterBankConvTranspose
 
 flags.DEFINE_float("seconds", 10.0, "Seconds of audio generated per call.")
 flags.DEFINE_integer("repeats", 3, "Timed calls (best kept), after warm-up.")
@@ -28,21 +36,16 @@ FLAGS = flags.FLAGS
 
 
 def _best_time(fn, arg, repeats):
-  from tfvocoder.evaluation.cost import best_seconds   # warm-up, then best of repeats
-
+  """`cost.best_seconds` of `fn(arg)` (warm-up, then best of `repeats`),
+  waiting for its tensor or list of tensors."""
   def call():
     out = fn(arg)
     return [o.numpy() for o in out] if isinstance(out, list) else out.numpy()
-  return best_seconds(call, repeats)
+  return cost.best_seconds(call, repeats)
 
 
 def measure(family: str, seconds: float, repeats: int) -> dict:
-  import numpy as np
-  import tensorflow as tf
-  from tfvocoder import models
-  from tfvocoder.evaluation import cost
-  from tfvocoder.config import VocoderConfig
-
+  """Size, analytic cost and measured speed of one family (docstring)."""
   config = VocoderConfig(model=family)
   tf.keras.utils.set_random_seed(config.seed)
   generator = models.build_generator(config)
@@ -68,9 +71,8 @@ def measure(family: str, seconds: float, repeats: int) -> dict:
     network = tf.function(lambda m: generator(m, training=False),
                           input_signature=spec)
     network_time = _best_time(network, mel, repeats)
-    # The same network with the banks as written in tfvocoder.models.layers (one
-    # convolution with a single output channel) instead of polyphase.
-    from tfvocoder.models.layers import FilterBankConvTranspose
+    # The same network with the banks as written in tfvocoder.models.layers
+    # (one convolution with a single output channel) instead of polyphase.
     direct = tf.function(lambda m: [
         FilterBankConvTranspose.call(band.synthesis, band.excitation(m))
         for band in generator.band_generators], input_signature=spec)
@@ -83,6 +85,7 @@ def measure(family: str, seconds: float, repeats: int) -> dict:
 
 
 def table(results) -> str:
+  """The figures of both families side by side, as aligned text."""
   rows = [("", *[r["model"] for r in results])]
   def add(name, fmt, key, sub=None):
     rows.append((name, *[fmt.format(r[key][sub] if sub else r[key])
@@ -110,7 +113,6 @@ def table(results) -> str:
 
 def main(argv):
   del argv
-  import tensorflow as tf
   if FLAGS.threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
@@ -122,8 +124,7 @@ def main(argv):
   text = json.dumps(results, indent=2)
   print(text)
   if FLAGS.json:
-    with open(FLAGS.json, "w") as f:
-      f.write(text + "\n")
+    atomic_write_text(FLAGS.json, text + "\n")
 
 
 if __name__ == "__main__":

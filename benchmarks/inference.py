@@ -5,9 +5,9 @@
 
 For each family (reference configs, freshly initialised weights: speed
 does not depend on their values) the generator is checkpointed and
-exported (`export.export_model`, parity checks skipped), then a log-mel of
-`--seconds` of synthetic music is vocoded, one warm-up then best of
-`--repeats`, with `--threads` threads, by:
+exported (`tfvocoder.export.export_model`, parity checks skipped), then a
+log-mel of `--seconds` of synthetic music (`cost.speed_mel`) is vocoded,
+one warm-up then best of `--repeats`, with `--threads` threads, by:
 
   keras          `generate_audio` under a fixed-shape `tf.function`
   saved_model    the SavedModel's serving_default, whole mel in one call
@@ -25,13 +25,28 @@ each measured before and after the runs (best kept). int8 figures count the
 same FLOPs against the float32 peak (int8 GEMMs can exceed it).
 """
 
-import json
-import math
 import os
+
+# Quiet TensorFlow's C++ logs unless asked otherwise: set before it loads,
+# so the imports below come after this line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
 import tempfile
 import time
 
 from absl import app, flags
+from ai_edge_litert.interpreter import Interpreter
+import numpy as np
+import tensorflow as tf
+
+from tfvocoder import models
+from tfvocoder.config import VocoderConfig
+from tfvocoder.evaluation import cost
+from tfvocoder.evaluation.cost import best_seconds
+from tfvocoder.export import export_model
+from tfvocoder.inference import Vocoder
+from tfvocoder.io_utils import atomic_write_text
 
 flags.DEFINE_float("seconds", 10.0, "Seconds of audio per vocoding call.")
 flags.DEFINE_integer("repeats", 3, "Timed calls (best kept), after warm-up.")
@@ -45,22 +60,8 @@ FLAGS = flags.FLAGS
 VARIANTS = ("fp32", "fp16", "int8")
 
 
-def best_seconds(fn, repeats: int) -> float:
-  fn()                                            # warm-up
-  best = math.inf
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    best = min(best, time.perf_counter() - start)
-  return best
-
-
 def peak_gflops(threads: int, repeats: int) -> dict:
   """Measured float32 GEMM peak of TensorFlow and of LiteRT (XNNPACK)."""
-  import numpy as np
-  import tensorflow as tf
-  from ai_edge_litert.interpreter import Interpreter
-
   n = 2048
   a = tf.random.normal([n, n])
   b = tf.random.normal([n, n])
@@ -84,23 +85,15 @@ def peak_gflops(threads: int, repeats: int) -> dict:
 
 
 def export_family(family: str, work_dir: str):
-  """(export dir, generator, config) of a fresh reference-config model."""
-  import tensorflow as tf
-  from tfvocoder import models
-  from tfvocoder.config import VocoderConfig
-  try:
-    from tfvocoder.export import export_model
-  except ImportError:
-    from export import export_model
-
+  """(export dir, generator, config, export seconds) of a fresh
+  reference-config model."""
   config = VocoderConfig(model=family)
   tf.keras.utils.set_random_seed(config.seed)
   generator = models.build_generator(config)
   model_dir = os.path.join(work_dir, f"{family}_model")
   tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator),
                              model_dir, 1).save()
-  with open(os.path.join(model_dir, "config.json"), "w") as f:
-    f.write(config.to_json())
+  atomic_write_text(os.path.join(model_dir, "config.json"), config.to_json())
   out_dir = os.path.join(work_dir, f"{family}_export")
   start = time.perf_counter()
   export_model(model_dir, out_dir, check_parity=False)
@@ -109,18 +102,13 @@ def export_family(family: str, work_dir: str):
 
 def measure(family: str, work_dir: str, seconds: float, repeats: int,
             threads: int) -> dict:
-  import tensorflow as tf
-  from tfvocoder import dsp
-  from tfvocoder.data import music
-  from tfvocoder.inference import Vocoder
-
+  """x real time of every runtime of one family (module docstring)."""
   out_dir, generator, config, export_seconds = export_family(family, work_dir)
   hop = config.hop_length
-  frames = math.ceil(seconds * config.sample_rate / hop)
+  mel = cost.speed_mel(config, seconds)
+  frames = len(mel)
   audio_seconds = frames * hop / config.sample_rate
-  music = music.generate_music(audio_seconds + 0.1, config.sample_rate)
-  mel = dsp.log_mel(music[None, :frames * hop], config).numpy()[0]
-  flops = 2 * generator.multiply_adds_per_frame() * config.sample_rate / hop
+  flops = cost.flops_per_audio_second(generator)
   result = {"model": family, "gflop_per_audio_second": flops / 1e9,
             "export_seconds": export_seconds, "x_real_time": {}}
 
@@ -149,6 +137,7 @@ def measure(family: str, work_dir: str, seconds: float, repeats: int,
 
 
 def table(results, peak) -> str:
+  """x real time (and fraction of the peak) per runtime and family."""
   names = list(results[0]["x_real_time"])
   rows = [("x real time (fraction of peak)", *[r["model"] for r in results])]
   rows.append(("GFLOP per audio second",
@@ -168,8 +157,6 @@ def table(results, peak) -> str:
 
 def main(argv):
   del argv
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  import tensorflow as tf
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
   tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
   peak = peak_gflops(FLAGS.threads, FLAGS.repeats)
@@ -199,8 +186,7 @@ def main(argv):
           f"{all(speed(ms, v) >= speed(mg, v) for v in VARIANTS)}")
   text = json.dumps({"peak": peak, "results": results}, indent=2)
   if FLAGS.json:
-    with open(FLAGS.json, "w") as f:
-      f.write(text + "\n")
+    atomic_write_text(FLAGS.json, text + "\n")
   else:
     print(text)
 

@@ -14,6 +14,10 @@ warm-up that fills the shuffle buffer) and, for the target "the pipeline is
 consumption at the same batch size: `--model_steps_per_sec` if given, else
 measured here (`measure_model`: the trainer's GAN step on a real batch) when
 `tfvocoder.training.gan` imports, else left out.
+
+TensorFlow (and every module that imports it) is imported inside the
+functions, after `main` has pinned the process: TensorFlow sizes its thread
+pools for the CPUs it sees when it loads.
 """
 
 import json
@@ -24,6 +28,8 @@ import time
 from absl import app, flags, logging
 
 from benchmarks import debian_music_dir as _debian_music_dir
+from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_write_text
 
 flags.DEFINE_string("data_dir", None, "Prepared shards (prepare's output).")
 flags.DEFINE_string("input_dir", None, "Audio to prepare first.")
@@ -48,7 +54,7 @@ def _pin(cores: int) -> int:
 
 
 def _shards(config, temp):
-  from tfvocoder.data import prepare
+  from tfvocoder.data import prepare, sources   # after pinning (docstring)
   if FLAGS.data_dir:
     return FLAGS.data_dir
   input_dir = FLAGS.input_dir or _debian_music_dir()
@@ -56,7 +62,7 @@ def _shards(config, temp):
     raise app.UsageError("no --data_dir/--input_dir and hyperrogue-music is "
                          "not installed (apt-get install hyperrogue-music)")
   out = FLAGS.work_dir or temp
-  manifest = prepare.prepare_dir(input_dir, out, config,
+  manifest = sources.prepare_dir(input_dir, out, config,
                                  shard_bytes=10 * 10 ** 6)
   print(f"prepared {input_dir}: "
         + prepare.summarize(manifest).splitlines()[0])
@@ -64,7 +70,8 @@ def _shards(config, temp):
 
 
 def measure_pipeline(data_dir, config, batch_size, batches, warmup) -> dict:
-  from tfvocoder.data import pipeline
+  """Windows/s, batches/s and audio seconds/s of the training pipeline."""
+  from tfvocoder.data import pipeline           # after pinning (docstring)
   dataset = pipeline.make_dataset(pipeline.shard_pattern(data_dir, "train"),
                                   config, batch_size, training=True, seed=0)
   iterator = iter(dataset)
@@ -86,6 +93,7 @@ def measure_model(data_dir, config, batch_size, steps) -> float:
 
   Uses `tfvocoder.training.gan.GANTrainer` (the trainer's step) when it imports.
   """
+  # After pinning (module docstring); the trainer may fail to import.
   import tensorflow as tf
   from tfvocoder.data import pipeline
   from tfvocoder.training.gan import GANTrainer
@@ -116,10 +124,9 @@ def _model_steps_per_sec(data_dir, config, batch_size):
 def main(argv):
   del argv
   cores = _pin(FLAGS.cores)
-  import tensorflow as tf
+  import tensorflow as tf                       # after pinning (docstring)
   tf.config.threading.set_intra_op_parallelism_threads(cores)
   tf.config.threading.set_inter_op_parallelism_threads(cores)
-  from tfvocoder.config import VocoderConfig
   config = VocoderConfig()
   with tempfile.TemporaryDirectory() as temp:
     data_dir = _shards(config, temp)
@@ -138,8 +145,7 @@ def main(argv):
           f"{steps * FLAGS.batch_size:.1f} windows/s; pipeline / model = "
           f"{ratio:.0f}x (target >= 5x)")
   if FLAGS.json:
-    with open(FLAGS.json, "w") as f:
-      json.dump(result, f, indent=2)
+    atomic_write_text(FLAGS.json, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ import time
 
 from absl import app, flags
 import numpy as np
+import tensorflow as tf
+
+from tfvocoder.config import VocoderConfig
+from tfvocoder.data import music, pipeline
+from tfvocoder.io_utils import atomic_write_text
+from tfvocoder.training.gan import GANTrainer
 
 flags.DEFINE_integer("batch_size", 16, "Global batch size.")
 flags.DEFINE_integer("steps", 5, "Timed steps per model (after 2 warm-up).")
@@ -23,10 +29,9 @@ FLAGS = flags.FLAGS
 
 
 def _batch(config, size):
-  import tensorflow as tf
-  from tfvocoder.data import pipeline, music
+  """`pipeline.features` of `size` windows of the synthetic music."""
   audio = music.generate_music(size * config.window / config.sample_rate
-                                   + 0.1, config.sample_rate, seed=0)
+                               + 0.1, config.sample_rate, seed=0)
   audio = audio[:size * config.window].reshape(size, config.window)
   audio = tf.constant(config.peak_normalize * audio /
                       np.max(np.abs(audio), axis=1, keepdims=True), tf.float32)
@@ -34,9 +39,7 @@ def _batch(config, size):
 
 
 def measure(model: str, batch_size: int, steps: int) -> dict:
-  import tensorflow as tf
-  from tfvocoder.config import VocoderConfig
-  from tfvocoder.training.gan import GANTrainer
+  """Steps/s and audio seconds/s of one family's GAN step."""
   config = VocoderConfig(model=model)
   trainer = GANTrainer(config, tf.distribute.get_strategy(), batch_size)
   iterator = iter(tf.data.Dataset.from_tensors(_batch(config, batch_size))
@@ -56,7 +59,6 @@ def measure(model: str, batch_size: int, steps: int) -> dict:
 
 def main(argv):
   del argv
-  import tensorflow as tf
   if FLAGS.threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
@@ -71,9 +73,9 @@ def main(argv):
   print(f"multiscale / MelGAN steps/s ratio: {ratio:.2f}")
   print(f"peak RSS: {peak_rss_gib:.2f} GiB")
   if FLAGS.json:
-    with open(FLAGS.json, "w") as f:
-      json.dump({"results": results, "multiscale_over_melgan": ratio,
-                 "peak_rss_gib": peak_rss_gib}, f, indent=2)
+    atomic_write_text(FLAGS.json, json.dumps(
+        {"results": results, "multiscale_over_melgan": ratio,
+         "peak_rss_gib": peak_rss_gib}, indent=2))
 
 
 if __name__ == "__main__":

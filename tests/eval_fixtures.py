@@ -29,12 +29,30 @@ def write_model_dir(path: str, family: str, seed: int = 0) -> str:
 
 def tiny_shards(path: str) -> str:
   """1.5 minutes of the built-in synthetic music as prepared shards."""
-  from tfvocoder.data import music
-  return music.ensure_synthetic_dataset(path, tiny_config(), minutes=1.5,
-                                            workers=1)
+  from tfvocoder.data import sources
+  return sources.ensure_synthetic_dataset(path, tiny_config(), minutes=1.5,
+                                          workers=1)
 
 
 _RUNS = {}
+
+
+def shared_shards(tmp_path_factory) -> str:
+  """`tiny_shards`, prepared once per test session (also `shared_run`'s)."""
+  if "shards" not in _RUNS:
+    _RUNS["shards"] = tiny_shards(str(tmp_path_factory.mktemp("eval_shards")))
+  return _RUNS["shards"]
+
+
+def shared_model_dirs(tmp_path_factory) -> list:
+  """Two tiny model dirs, multiscale "tiny_ms" and MelGAN "tiny_mg", written
+  once per test session (also `shared_run`'s)."""
+  if "model_dirs" not in _RUNS:
+    root = tmp_path_factory.mktemp("eval_models")
+    _RUNS["model_dirs"] = [
+        write_model_dir(str(root / "tiny_ms"), "multiscale"),
+        write_model_dir(str(root / "tiny_mg"), "melgan")]
+  return _RUNS["model_dirs"]
 
 
 def shared_run(tmp_path_factory) -> dict:
@@ -47,9 +65,8 @@ def shared_run(tmp_path_factory) -> dict:
   if "run" in _RUNS:
     return _RUNS["run"]
   root = tmp_path_factory.mktemp("evaluation")
-  model_dirs = [write_model_dir(str(root / "tiny_ms"), "multiscale"),
-                write_model_dir(str(root / "tiny_mg"), "melgan")]
-  data_dir = tiny_shards(str(root / "shards"))
+  model_dirs = shared_model_dirs(tmp_path_factory)
+  data_dir = shared_shards(tmp_path_factory)
   output_dir = str(root / "report")
   command = [sys.executable, "-m", "tfvocoder.evaluate",
              *[f"--model_dir={d}" for d in model_dirs],

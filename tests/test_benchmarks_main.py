@@ -48,3 +48,26 @@ def test_quick_arguments_cover_every_benchmark():
   quick, full = bench._args(True, 2), bench._args(False, 2)
   assert set(quick) == set(full) == {"pipeline", "train_speed", "generation",
                                      "inference", "quality"}
+
+
+def test_inference_ratios_against_melgan_griffin_lim_and_the_litert_peak():
+  report = _report()
+  report["inference"] = {"result": {
+      "peak": {"litert_gemm_gflops": 40.0},
+      "results": [
+          {"model": "multiscale", "gflop_per_audio_second": 2.0,
+           "x_real_time": {"tflite_fp32": 30.0, "tflite_fp16": 20.0}},
+          {"model": "melgan", "gflop_per_audio_second": 1.0,
+           "x_real_time": {"tflite_fp32": 10.0}}]}}
+  rows = [(name, base, value / b)
+          for name, value, base, b in bench.ratios(report)]
+  lite = [r for r in rows if r[0].startswith("tflite")]
+  assert lite == [("tflite_fp32 x RT multiscale", "MelGAN", 3.0),
+                  ("tflite_fp32 x RT multiscale", "Griffin-Lim", 6.0),
+                  ("tflite_fp32 GFLOP/s multiscale", "LiteRT GEMM peak", 1.5),
+                  ("tflite_fp32 x RT melgan", "Griffin-Lim", 2.0),
+                  ("tflite_fp32 GFLOP/s melgan", "LiteRT GEMM peak", 0.25)]
+  # Table order: pipeline, train_speed, generation, inference, quality.
+  names = [r[0] for r in rows]
+  assert names.index("Keras x RT multiscale") < names.index(lite[0][0])
+  assert names.index(lite[-1][0]) < names.index("log_mel_l1 ms")

@@ -141,3 +141,14 @@ def test_mean_metrics():
   b = {"m": {"overall": 3.0, "bands": [2.0, 4.0], "edges_hz": [5.0]}}
   assert metrics.mean_metrics([a, b]) == {
       "m": {"overall": 2.0, "bands": [1.5, None], "edges_hz": [5.0]}}
+
+
+def test_snr_db_of_arrays():
+  reference = _noise(0.1)
+  assert metrics.snr_db(reference, reference) > 250          # error floored
+  np.testing.assert_allclose(metrics.snr_db(reference, 0.9 * reference), 20.0,
+                             atol=1e-9)                      # error = ref / 10
+  # Any shape, compared flat; float32 inputs use float64 arithmetic.
+  block = reference[:2000].reshape(4, 500).astype(np.float32)
+  np.testing.assert_allclose(metrics.snr_db(block, 0.9 * block), 20.0,
+                             atol=1e-4)

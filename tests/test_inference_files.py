@@ -1,8 +1,7 @@
-"""`python -m tfvocoder.vocode`: audio / mel in, 16-bit wav, clear errors."""
+"""tfvocoder.inference.files: audio / mel in, 16-bit wav, clear errors
+(the library of `python -m tfvocoder.vocode`)."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,27 +9,26 @@ import soundfile as sf
 
 from conftest import load_music
 from tfvocoder import dsp
-from tfvocoder.inference import Vocoder
-from tfvocoder.vocode import log_mel_blocks, vocode_files
+from tfvocoder.config import tiny_config
 from tfvocoder.evaluation.metrics import snr_db
+from tfvocoder.inference import Vocoder
+from tfvocoder.inference.files import (ModelError, Outcome, audio_log_mel,
+                                       output_path, vocode_files)
 from vocoder_models import exported, music_mel
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def test_blocked_log_mel_equals_dsp_log_mel(monkeypatch):
-  import tfvocoder.vocode as vocode
-  from tfvocoder.config import tiny_config
+def test_blocked_log_mel_equals_dsp_log_mel():
   config = tiny_config()
   audio, _ = load_music(config.sample_rate, seconds=3.0, seed=3)
   audio = audio[:len(audio) // config.hop_length * config.hop_length]
-  monkeypatch.setattr(vocode, "MEL_BLOCK_FRAMES", 37)   # many odd blocks
   expected = dsp.log_mel(audio[None], config).numpy()[0]
-  got = log_mel_blocks(audio, config)
+  got = audio_log_mel(audio, config, block_frames=37)   # many odd blocks
   assert got.shape == expected.shape
   assert np.abs(got - expected).max() < 1e-4
   # A partial last frame is zero-padded, not dropped.
-  assert len(log_mel_blocks(audio[:-10], config)) == len(expected)
+  assert len(audio_log_mel(audio[:-10], config, block_frames=37)) == len(
+      expected)
+  assert len(audio_log_mel(audio[:-10], config)) == len(expected)
 
 
 def _write_inputs(tmp_path, config):
@@ -60,16 +58,19 @@ def _write_inputs(tmp_path, config):
 
 @pytest.mark.parametrize("model", ["multiscale", "melgan"])
 def test_vocodes_good_inputs_and_reports_bad_ones(tmp_path_factory, tmp_path,
-                                                  capsys, model):
+                                                  model):
   out_dir, _, generator, config = exported(tmp_path_factory, model)
   paths = _write_inputs(tmp_path, config)
   target_dir = tmp_path / "wavs"
   order = ["wide", "song", "rank", "nan", "empty", "mel", "garbage", "missing"]
-  failed = vocode_files([paths[n] for n in order],
-                        os.path.join(out_dir, "vocoder_fp32.tflite"),
-                        str(target_dir))
+  outcomes = list(vocode_files([paths[n] for n in order],
+                               os.path.join(out_dir, "vocoder_fp32.tflite"),
+                               str(target_dir)))
+  assert [o.path for o in outcomes] == [paths[n] for n in order]
+  failed = sum(o.error is not None for o in outcomes)
   assert failed == 6
-  out, err = capsys.readouterr()
+  out = "\n".join(o.message for o in outcomes if o.error is None)
+  err = "\n".join(o.message for o in outcomes if o.error is not None)
   errors = err.strip().splitlines()
   assert len(errors) == 6, err
   for name, expected in [("wide", "mel width 33"), ("rank", "rank 3"),
@@ -103,21 +104,28 @@ def test_matches_streaming_vocoder_output(tmp_path_factory, tmp_path):
   mel_path = str(tmp_path / "long.npy")
   mel = music_mel(config, 400, seed=8)
   np.save(mel_path, mel)
-  assert vocode_files([mel_path], model, str(tmp_path / "o")) == 0
+  (outcome,) = vocode_files([mel_path], model, str(tmp_path / "o"))
+  assert outcome.error is None
+  assert outcome.target == str(tmp_path / "o" / "long.wav")
   data, _ = sf.read(str(tmp_path / "o" / "long.wav"), dtype="float32")
   expected = np.clip(Vocoder(model).vocode(mel), -1, 1)
   assert snr_db(np.round(expected * 32767) / 32767, data) > 80
 
 
-def test_cli_missing_model_and_exit_status(tmp_path):
-  mel = str(tmp_path / "x.npy")
-  np.save(mel, np.zeros((10, 32), np.float32))
+def test_missing_model_is_a_model_error(tmp_path):
   missing = str(tmp_path / "nowhere.tflite")
-  run = subprocess.run(
-      [sys.executable, "-m", "tfvocoder.vocode", mel, f"--model={missing}",
-       f"--output_dir={tmp_path / 'out'}"], cwd=REPO, capture_output=True,
-      text=True, timeout=120)
-  assert run.returncode == 1
-  lines = [l for l in run.stderr.splitlines() if l.startswith("vocode:")]
-  assert len(lines) == 1 and f"{missing}: no such model" in lines[0]
-  assert not os.path.exists(tmp_path / "out" / "x.wav")
+  with pytest.raises(ModelError, match="no such model"):
+    list(vocode_files([str(tmp_path / "x.npy")], missing, str(tmp_path / "o")))
+  assert not os.path.exists(tmp_path / "o")
+
+
+def test_output_names_and_messages(tmp_path):
+  used = set()
+  assert output_path("/a/song.wav", "out", used) == os.path.join(
+      "out", "song.wav")
+  assert output_path("/b/song.flac", "out", used) == os.path.join(
+      "out", "song.flac.wav")                  # the extension kept on a clash
+  ok = Outcome("in.npy", "out/in.wav", seconds=3.0, elapsed=0.5)
+  assert ok.message == ("in.npy -> out/in.wav: 3.00 s of audio in 0.50 s "
+                        "(6.0x real time)")
+  assert Outcome("x", error="why").message == "vocode: error: x: why"

@@ -18,6 +18,11 @@ import sys
 import time
 
 from absl import app, flags, logging
+import numpy as np
+import soundfile as sf
+
+from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import atomic_path
 
 flags.DEFINE_string("run_dir", os.path.join("runs", "quickstart"),
                     "Model dir of the quick-start run.")
@@ -39,9 +44,8 @@ def _run(title, args):
 
 def write_held_out_wav(run_dir: str, path: str) -> str:
   """Write the first held-out window (4x the training length) as a wav."""
-  import numpy as np
-  import soundfile as sf
-  from tfvocoder.config import VocoderConfig
+  # TensorFlow only now, after training: this process does not hold it
+  # while the training subprocess runs.
   from tfvocoder.data import pipeline
   with open(os.path.join(run_dir, "config.json")) as f:
     config = VocoderConfig.from_json(f.read())
@@ -51,8 +55,8 @@ def write_held_out_wav(run_dir: str, path: str) -> str:
       pipeline.shard_pattern(data_dir, "test"), long_config, 1,
       training=False)))
   audio = np.asarray(batch["audio"][0])
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  sf.write(path, audio, config.sample_rate, subtype="PCM_16")
+  with atomic_path(path) as tmp:
+    sf.write(tmp, audio, config.sample_rate, subtype="PCM_16", format="WAV")
   return path
 
 

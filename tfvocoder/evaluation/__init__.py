@@ -1,7 +1,17 @@
 """Evaluation: vocode held-out music with every system, measure, report.
 
+  examples     the held-out examples: seeded windows of shards, audio files
+  systems      every system (trained models, Griffin-Lim) behind `vocode(mel)`
+  run          `evaluate()`: examples x systems -> metrics.json, report.html
   metrics      distances (log-mel L1, MR-STFT, LSD, phase excess), per band
   griffin_lim  the Griffin-Lim baseline
   report       the static HTML report
-  cost         FLOPs per audio second and timing
+  cost         FLOPs per audio second and timing (never exports)
+
+This file imports nothing (every module above may import it for
+`EvaluateError` without a circle).
 """
+
+
+class EvaluateError(RuntimeError):
+  """Bad input (model dir, data, audio file); the message names the path."""

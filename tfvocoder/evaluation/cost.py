@@ -1,5 +1,5 @@
-"""Size, arithmetic cost and speed of a generator (shared by `evaluate` and
-`benchmarks`).
+"""Size, arithmetic cost and speed of a generator (shared by `evaluate`,
+`benchmarks` and the export parity check).
 
 FLOPs are analytic: 2 x the multiply-adds the model reports
 (`generator.multiply_adds_per_frame()`: every convolution and frozen filter
@@ -7,19 +7,27 @@ bank; biases, activations and the multiscale band merge not counted) times
 mel frames per second. Speed is measured: one warm-up call (tracing), then
 the best of `repeats` timed calls; "x real time" is audio seconds generated
 per wall-clock second.
+
+This module only measures: it never exports. The TFLite timing takes the
+directory of an existing export (`python -m export` output); a caller that
+has none exports first (`tfvocoder.evaluation.run` does).
 """
 
 import math
 import os
-import tempfile
 import time
-from typing import Callable, Dict, Optional
-
-import numpy as np
+from typing import Callable, Dict
 
 from absl import logging
+import numpy as np
+import tensorflow as tf
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.data import music
+from tfvocoder.dsp.mel import log_mel
+from tfvocoder.inference import Vocoder
+
+TFLITE_FP32 = "vocoder_fp32.tflite"     # the file timed in an export dir
 
 
 def flops_per_audio_second(generator) -> float:
@@ -39,23 +47,43 @@ def best_seconds(fn: Callable[[], object], repeats: int) -> float:
   return best
 
 
+def music_mel(config: VocoderConfig, frames: int, seed: int = 0
+              ) -> np.ndarray:
+  """The log-mel of `frames` frames of the built-in seeded synthetic music
+  (`tfvocoder.data.music`): what speed and parity are measured on (speed
+  does not depend on the content, but keep it realistic).
+
+  Args:
+    config: the signal settings.
+    frames: mel frames (>= 1).
+    seed: seeds the music.
+  Returns:
+    `[frames, n_mels]` float32, `log_mel` of `frames * hop_length` samples.
+  """
+  samples = frames * config.hop_length
+  audio = music.generate_music(samples / config.sample_rate + 0.1,
+                               config.sample_rate, seed=seed)[:samples]
+  return log_mel(audio[None].astype(np.float32), config).numpy()[0]
+
+
 def speed_mel(config: VocoderConfig, seconds: float, seed: int = 0
-             ) -> np.ndarray:
-  """A `[frames, n_mels]` float32 log-mel of about `seconds` of synthetic
-  music (speed does not depend on the content, but keep it realistic)."""
-  from tfvocoder import dsp
-  from tfvocoder.data import music
-  frames = max(1, math.ceil(seconds * config.frame_rate))
-  n = frames * config.hop_length
-  music = music.generate_music(n / config.sample_rate + 0.1,
-                                   config.sample_rate, seed=seed)[:n]
-  return dsp.log_mel(music[None].astype(np.float32), config).numpy()[0]
+              ) -> np.ndarray:
+  """`music_mel` of about `seconds` of audio (whole frames, at least one):
+  `[ceil(seconds * frame_rate), n_mels]` float32."""
+  return music_mel(config, max(1, math.ceil(seconds * config.frame_rate)),
+                   seed)
+
+
+def error_entry(error: BaseException) -> Dict[str, str]:
+  """{"error": "<type>: <first line, 200 characters at most>"}: how a
+  figure that could not be measured is reported."""
+  first = (str(error).splitlines() or [""])[0][:200]
+  return {"error": f"{type(error).__name__}: {first}"}
 
 
 def keras_speed(generator, mel: np.ndarray, repeats: int) -> Dict[str, float]:
   """x real time of `generator.generate_audio` on one `[frames, n_mels]`
   mel under a fixed-shape `tf.function`: {"seconds", "x_real_time"}."""
-  import tensorflow as tf
   config = generator.config
   batch = tf.constant(np.asarray(mel, np.float32)[None])
   fn = tf.function(generator.generate_audio, input_signature=[
@@ -68,37 +96,34 @@ def keras_speed(generator, mel: np.ndarray, repeats: int) -> Dict[str, float]:
 def tf_gemm_gflops(repeats: int = 3, n: int = 2048) -> float:
   """Measured float32 GEMM rate of TensorFlow, GFLOP/s: the roofline that
   convolutions are compared against."""
-  import tensorflow as tf
   a = tf.random.normal([n, n], seed=1)
   b = tf.random.normal([n, n], seed=2)
   matmul = tf.function(lambda: tf.matmul(a, b))
   return 2 * n ** 3 / best_seconds(lambda: matmul().numpy(), repeats) / 1e9
 
 
-def tflite_speed(model_dir: str, export_dir: Optional[str], mel: np.ndarray,
-                 repeats: int, threads: int) -> Dict:
+def tflite_speed(export_dir: str, mel: np.ndarray, repeats: int,
+                 threads: int) -> Dict:
   """x real time of `tfvocoder.inference.Vocoder` over the fp32 TFLite file
-  of `export_dir` (None: the model dir is exported to a temporary dir) on
-  one `[frames, n_mels]` mel: {"seconds", "x_real_time"}, or {"error":
-  why} when the export or the runtime is not available."""
+  of an export.
+
+  Args:
+    export_dir: a `python -m export` output dir (holding `TFLITE_FP32`).
+    mel: `[frames, n_mels]` float32 log-mel vocoded by every timed call.
+    repeats: timed calls, best kept (after one warm-up call).
+    threads: TFLite interpreter threads.
+  Returns:
+    {"seconds", "x_real_time"}, or {"error": why} when the file is missing
+    or the runtime fails (`error_entry`; logged as a warning).
+  """
+  path = os.path.join(export_dir, TFLITE_FP32)
+  if not os.path.isfile(path):
+    return {"error": f"{path}: missing"}
   try:
-    from tfvocoder.inference import Vocoder
-    with tempfile.TemporaryDirectory() as tmp:
-      if not export_dir:
-        try:
-          from tfvocoder.export import export_model
-        except ImportError:
-          from export import export_model
-        logging.info("exporting %s to TFLite (fp32 timing)", model_dir)
-        export_model(model_dir, tmp, formats=("tflite",), check_parity=False)
-      path = os.path.join(export_dir or tmp, "vocoder_fp32.tflite")
-      if not os.path.isfile(path):
-        return {"error": f"{path}: missing"}
-      vocoder = Vocoder(path, num_threads=threads)
-      elapsed = best_seconds(lambda: vocoder.vocode(mel), repeats)
-  except Exception as e:  # noqa: BLE001 -- report, do not fail the evaluation
-    logging.warning("TFLite timing of %s not available: %s", model_dir, e)
-    first = (str(e).splitlines() or [""])[0][:200]
-    return {"error": f"{type(e).__name__}: {first}"}
+    vocoder = Vocoder(path, num_threads=threads)
+    elapsed = best_seconds(lambda: vocoder.vocode(mel), repeats)
+  except Exception as e:  # noqa: BLE001 -- report, do not fail the caller
+    logging.warning("TFLite timing of %s not available: %s", path, e)
+    return error_entry(e)
   seconds = len(mel) / vocoder.config.frame_rate
   return {"seconds": elapsed, "x_real_time": seconds / elapsed}

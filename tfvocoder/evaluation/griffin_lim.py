@@ -15,6 +15,7 @@ cropped by `pad` on both sides: exactly `frames * hop` samples, aligned
 with the real audio.
 """
 
+import librosa
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
@@ -34,7 +35,6 @@ def griffin_lim(log_mel: np.ndarray, config: VocoderConfig,
     float32 `[frames * hop_length]` audio at `config.sample_rate`, clipped to
     [-1, 1].
   """
-  import librosa
   log_mel = np.asarray(log_mel, np.float64)
   if log_mel.ndim != 2 or log_mel.shape[1] != config.n_mels:
     raise ValueError(f"log_mel must be [frames, {config.n_mels}]; got "

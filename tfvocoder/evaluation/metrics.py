@@ -22,7 +22,8 @@ Definitions (S = |STFT|, natural log, magnitudes floored at `MAG_FLOOR`):
 - `mr_stft`: for FFT sizes 512, 1024, 2048 (hop n_fft / 4): spectral
   convergence ||S_r - S_f||_F / ||S_r||_F plus log-magnitude distance
   mean |ln S_r - ln S_f|; both averaged over the resolutions ("sc",
-  "log_mag"), "overall" their sum.
+  "log_mag"), "overall" their sum. Not the training loss of that name
+  (other resolutions, windows and padding; see `mr_stft`).
 - `lsd_db`: log-spectral distance at the config's n_fft / hop_length:
   per frame sqrt(mean over bins of (20 log10(S_r / S_f))^2) dB, averaged
   over frames. A gain g gives |20 log10 g| dB.
@@ -32,12 +33,13 @@ Definitions (S = |STFT|, natural log, magnitudes floored at `MAG_FLOOR`):
   (see its docstring).
 """
 
-import functools
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.dsp.bands import band_bin_ranges
+from tfvocoder.dsp.mel import log_mel
 
 MRSTFT_FFTS = (512, 1024, 2048)
 PHASE_FFT = 2048            # samples; 10.8 Hz bins at 22 050 Hz
@@ -51,7 +53,6 @@ Distance = Dict[str, object]
 # ---------------------------------------------------------------------------
 # Spectra
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
 def snr_db(reference, estimate) -> float:
   """Signal-to-error ratio `10 log10(sum ref^2 / sum (ref - est)^2)`, dB.
 
@@ -95,20 +96,32 @@ def bin_frequencies(n_fft: int, sample_rate: float) -> np.ndarray:
 def band_of(frequencies: np.ndarray, config: VocoderConfig) -> np.ndarray:
   """Band index (0 = highest) of each frequency in Hz, -1 outside all.
 
-  Band k holds `low_k <= f < high_k`; band 0 also its top edge (Nyquist).
+  The Hz form of `dsp.bands.band_bins`: band k holds `low_k <= f < high_k`
+  (its bins' edges in Hz, the `config.band_edges_hz` values), band 0 also
+  its top edge (Nyquist); nothing above Nyquist or below 0 Hz.
+
+  Args:
+    frequencies: Hz, any shape.
+  Returns:
+    int64 band indices, the shape of `frequencies`.
   """
   frequencies = np.asarray(frequencies, np.float64)
   out = np.full(frequencies.shape, -1, np.int64)
-  for k, (low, high) in enumerate(config.band_edges_hz):
-    inside = (frequencies >= low) & (
-        (frequencies <= high) if k == 0 else (frequencies < high))
+  n = 2 ** config.n_bands            # bin edges scale with N: any N will do
+  in_spectrum = frequencies <= config.sample_rate / 2
+  for k, (low, high) in enumerate(band_bin_ranges(n, config)):
+    inside = (in_spectrum & (frequencies >= low * config.sample_rate / n)
+              & (frequencies < high * config.sample_rate / n))
     out[inside & (out < 0)] = k
   return out
 
 
 def internal_edges_hz(config: VocoderConfig) -> List[float]:
-  """The n_bands - 1 frequencies where two bands meet, highest first."""
-  return [float(low) for low, _ in config.band_edges_hz[:-1]]
+  """The n_bands - 1 frequencies where two bands meet (Hz), highest first:
+  the lower edge of each band but the last (`dsp.bands.band_bins`)."""
+  n = 2 ** config.n_bands            # bin edges scale with N: any N will do
+  return [low * config.sample_rate / n
+          for low, _ in band_bin_ranges(n, config)[:-1]]
 
 
 def _pair(real, fake):
@@ -131,7 +144,7 @@ def _per_band(values_fn, band_index: np.ndarray, n_bands: int) -> list:
 # ---------------------------------------------------------------------------
 def mel_centres_hz(config: VocoderConfig) -> np.ndarray:
   """Centre frequency in Hz of each Slaney mel channel `[n_mels]`."""
-  import librosa
+  import librosa  # slow to import; only for the mel centres
   return librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin,
                                  fmax=config.mel_fmax, htk=False)[1:-1]
 
@@ -140,12 +153,11 @@ def log_mel_l1(real: np.ndarray, fake: np.ndarray,
                config: VocoderConfig) -> Distance:
   """Mean |log-mel(real) - log-mel(fake)| (log10 units), overall and per
   band of mel channels (by centre frequency)."""
-  from tfvocoder import dsp
   real, fake = _pair(real, fake)
   hop = config.hop_length
   n = len(real) // hop * hop
-  mels = dsp.log_mel(np.stack([real[:n], fake[:n]]).astype(np.float32),
-                     config).numpy().astype(np.float64)
+  mels = log_mel(np.stack([real[:n], fake[:n]]).astype(np.float32),
+                 config).numpy().astype(np.float64)
   diff = np.abs(mels[0] - mels[1])                  # [frames, n_mels]
   bands = band_of(mel_centres_hz(config), config)
   return {"overall": float(diff.mean()),
@@ -168,9 +180,23 @@ def mr_stft(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
             ffts: Sequence[int] = MRSTFT_FFTS) -> Distance:
   """Multi-resolution STFT distance: spectral convergence + log magnitude.
 
-  Returns {"overall", "sc", "log_mag", "bands", "bands_sc",
-  "bands_log_mag"}; "overall" = "sc" + "log_mag", each the mean over
-  `ffts` (hop n_fft / 4). A gain g gives sc = |1 - g|, log_mag = |ln g|.
+  Not the training loss of the same name
+  (`tfvocoder.training.losses.multi_resolution_stft`): same two terms, but
+  this metric uses its own resolutions (`ffts`, a full-length periodic Hann
+  window, hop n_fft / 4, only frames inside the signal, no padding), floors
+  magnitudes at `MAG_FLOOR` instead of adding an epsilon, is computed in
+  float64 numpy on one example, and is also reported per band, so its
+  figures are comparable between systems here, not with training logs.
+
+  Args:
+    real, fake: `[samples]` float audio at `config.sample_rate`, the same
+      length, at least `max(ffts)` samples.
+    config: gives the bands and the sample rate.
+    ffts: FFT sizes (samples) of the resolutions.
+  Returns:
+    {"overall", "sc", "log_mag", "bands", "bands_sc", "bands_log_mag"};
+    "overall" = "sc" + "log_mag", each the mean over `ffts`. A gain g gives
+    sc = |1 - g|, log_mag = |ln g|.
   """
   real, fake = _pair(real, fake)
   sc, lm = [], []
@@ -222,11 +248,8 @@ def lsd_db(real: np.ndarray, fake: np.ndarray,
               bands, config.n_bands)}
 
 
-def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
-                    n_fft: int = PHASE_FFT,
-                    edge_hz: float = PHASE_EDGE_HZ) -> Distance:
-  """Cross-band phase coherence: group-delay error at band edges against
-  the same error just beside them.
+def _group_delay_errors(real: np.ndarray, fake: np.ndarray, n_fft: int):
+  """Weight and group-delay error of every STFT bin pair, fake against real.
 
   With X = STFT (n_fft samples, hop n_fft / 4), the cross-bin phase
   increment of bins k, k + 1 at frame t is D[t, k] = X[t, k+1] conj(X[t, k])
@@ -234,15 +257,72 @@ def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
   the energy sits in the frame, not the absolute phase of a partial). The
   error of a bin pair is the wrapped angle difference
   e[t, k] = |angle(D_fake[t, k] conj(D_real[t, k]))| in [0, pi] radians
-  (pi / 2, the mean of a random phase, where the fake pair is silent),
-  averaged with the real pair's magnitude |D_real[t, k]|^(1/2) (geometric
-  mean of the two bins' |X|) as weight: the same weights for every system;
-  pairs more than 100 dB (`ENERGY_FLOOR`) below the loudest pair count as
-  silent, in either signal. With m the pair's
-  midpoint (k + 1/2) sample_rate / n_fft and e an internal band edge
-  (`internal_edges_hz`), the pair is in e's edge zone when |m - e| <=
-  `edge_hz`, and in e's flanks when `edge_hz` < |m - e| <= 3 `edge_hz`:
-  frequencies as hard to vocode as the edge, but inside one band.
+  (pi / 2, the mean of a random phase, where the fake pair is silent); its
+  weight is the real pair's magnitude |D_real[t, k]|^(1/2) (geometric mean
+  of the two bins' |X|): the same weights for every system. Pairs more than
+  100 dB (`ENERGY_FLOOR`) below the loudest pair count as silent, in either
+  signal (weight 0 in the real one).
+
+  Args:
+    real, fake: float64 `[samples]`, the same length.
+    n_fft: STFT size, samples.
+  Returns:
+    (weight, error): float64 `[frames, n_fft // 2]` each, error in radians.
+  """
+  xr, xf = stft(real, n_fft), stft(fake, n_fft)
+  if not len(xr):
+    raise ValueError(f"audio of {len(real)} samples is shorter than the "
+                     f"{n_fft}-sample STFT window")
+  dr = xr[:, 1:] * np.conj(xr[:, :-1])
+  df = xf[:, 1:] * np.conj(xf[:, :-1])
+  weight = np.abs(dr)
+  weight[weight <= weight.max(initial=0.0) * ENERGY_FLOOR] = 0.0
+  silent = np.abs(df) <= np.abs(df).max(initial=0.0) * ENERGY_FLOOR
+  err = np.where(silent, np.pi / 2, np.abs(np.angle(df * np.conj(dr))))
+  return np.sqrt(weight), err
+
+
+def _edge_zones(pairs: int, config: VocoderConfig, n_fft: int,
+                edge_hz: float):
+  """The bin pairs near each internal band edge, and beside it.
+
+  With m a pair's midpoint (k + 1/2) sample_rate / n_fft and e an internal
+  band edge (`internal_edges_hz`), the pair is in e's edge zone when
+  |m - e| <= `edge_hz`, and in e's flanks when `edge_hz` < |m - e| <=
+  3 `edge_hz`: frequencies as hard to vocode as the edge, but inside one
+  band.
+
+  Args:
+    pairs: bin pairs, `n_fft // 2`.
+    config: gives the band edges and the sample rate.
+    n_fft: STFT size, samples.
+    edge_hz: half-width of an edge zone, Hz.
+  Returns:
+    (edges_hz, near, flank): the n_bands - 1 edges (highest first) and, per
+    edge, bool masks `[pairs]` of its edge zone and of its flanks.
+  """
+  mid = (np.arange(pairs) + 0.5) * config.sample_rate / n_fft
+  edges = internal_edges_hz(config)
+  distance = [np.abs(mid - e) for e in edges]
+  near = [d <= edge_hz for d in distance]
+  flank = [(d > edge_hz) & (d <= 3 * edge_hz) for d in distance]
+  return edges, near, flank
+
+
+def _minus(a: Optional[float], b: Optional[float]) -> Optional[float]:
+  return None if a is None or b is None else a - b
+
+
+def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
+                    n_fft: int = PHASE_FFT,
+                    edge_hz: float = PHASE_EDGE_HZ) -> Distance:
+  """Cross-band phase coherence: group-delay error at band edges against
+  the same error just beside them.
+
+  Every STFT bin pair (n_fft samples, hop n_fft / 4) gets a group-delay
+  error, weighted by the real pair's energy (`_group_delay_errors`); the
+  pairs within `edge_hz` of an internal band edge form its edge zone, those
+  `edge_hz` to 3 `edge_hz` from it its flanks (`_edge_zones`).
 
   Invariances: a constant phase offset of a partial, or a delay of a
   stationary signal of bin-centred partials, changes nothing; a delay of d
@@ -263,38 +343,21 @@ def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
   rates and Nyquists at the same frequencies, so it is not neutral.)
   """
   real, fake = _pair(real, fake)
-  xr, xf = stft(real, n_fft), stft(fake, n_fft)
-  if not len(xr):
-    raise ValueError(f"audio of {len(real)} samples is shorter than the "
-                     f"{n_fft}-sample STFT window")
-  dr = xr[:, 1:] * np.conj(xr[:, :-1])
-  df = xf[:, 1:] * np.conj(xf[:, :-1])
-  weight = np.abs(dr)
-  weight[weight <= weight.max(initial=0.0) * ENERGY_FLOOR] = 0.0
-  weight = np.sqrt(weight)
-  silent = np.abs(df) <= np.abs(df).max(initial=0.0) * ENERGY_FLOOR
-  err = np.where(silent, np.pi / 2, np.abs(np.angle(df * np.conj(dr))))
-  mid = (np.arange(dr.shape[1]) + 0.5) * config.sample_rate / n_fft
-  edges = internal_edges_hz(config)
-  distance = [np.abs(mid - e) for e in edges]
-  near = [d <= edge_hz for d in distance]
-  flank = [(d > edge_hz) & (d <= 3 * edge_hz) for d in distance]
-  none = np.zeros_like(mid, bool)
+  weight, err = _group_delay_errors(real, fake, n_fft)
+  edges, near, flank = _edge_zones(weight.shape[1], config, n_fft, edge_hz)
 
   def mean(mask):
     w = weight[:, mask]
     total = float(w.sum())
     return float((w * err[:, mask]).sum() / total) if total > 0 else None
-
-  def minus(a, b):
-    return None if a is None or b is None else a - b
+  none = np.zeros(weight.shape[1], bool)
   any_edge = np.any(near, axis=0) if near else none
   edge = mean(any_edge)
   flanks = mean(np.any(flank, axis=0) if flank else none)
-  return {"overall": minus(edge, flanks), "edge": edge, "flank": flanks,
+  return {"overall": _minus(edge, flanks), "edge": edge, "flank": flanks,
           "elsewhere": mean(~any_edge),
           "edges": [mean(m) for m in near],
-          "edges_excess": [minus(mean(m), mean(f))
+          "edges_excess": [_minus(mean(m), mean(f))
                            for m, f in zip(near, flank)],
           "edges_hz": edges}
 

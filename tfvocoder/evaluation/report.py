@@ -1,6 +1,6 @@
 """The evaluation report: one static HTML page with relative assets.
 
-`write_report(output_dir, result, items, config)` writes
+`write_report(output_dir, result, examples, outputs, config)` writes
 
   OUT/report.html          no script, no network: inline CSS, <img>, <audio>
   OUT/assets/ex<i>_mel.png               conditioning log-mel of example i
@@ -8,10 +8,11 @@
   OUT/assets/ex<i>_<system>.png          its spectrogram (dB, band edges)
   OUT/assets/chart_<metric>.png          bar chart per metric
 
-`result` is `tfvocoder.evaluate.evaluate`'s dict (systems with their mean
-metrics, speed and cost); `items` its examples with the audio arrays
-(`"audio"` real `[samples]`, `"mel"` `[frames, n_mels]`, `"outputs"`
-{system slug: `[samples]`}). The assets are written to a staging dir and
+`result` is `tfvocoder.evaluation.run.evaluate`'s dict (systems with their
+mean metrics, speed and cost); `examples` its
+`tfvocoder.evaluation.examples.Example`s (real audio `[samples]` and mel
+`[frames, n_mels]`), `outputs` {system slug: per example `[samples]`}
+(`tfvocoder.evaluation.systems`). The assets are written to a staging dir and
 swapped in by renames, and the page is written last (atomically), so a
 reader never sees a page whose files are missing.
 """
@@ -19,11 +20,15 @@ reader never sees a page whose files are missing.
 import html
 import os
 import shutil
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
+from absl import logging
 import numpy as np
+import soundfile as sf
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation.examples import Example
 from tfvocoder.io_utils import atomic_write_text
 
 ASSETS = "assets"
@@ -48,6 +53,8 @@ audio{width:100%}
 
 
 def _plt():
+  # matplotlib only when drawing, and its Agg backend chosen before pyplot
+  # is first imported (no display needed).
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -68,7 +75,6 @@ def _fmt(value, digits=3) -> str:
 def spectrogram_db(audio: np.ndarray, config: VocoderConfig) -> np.ndarray:
   """|STFT| in dB re a full-scale sinusoid `[bins, frames]`, n_fft /
   hop_length of the config, clipped to [-SPEC_RANGE_DB, 0]."""
-  from tfvocoder.evaluation import metrics
   spec = np.abs(metrics.stft(audio, config.n_fft, config.hop_length)).T
   db = 20 * np.log10(np.maximum(spec, 1e-9) / (config.n_fft / 4))
   return np.clip(db, -SPEC_RANGE_DB, 0.0)
@@ -91,21 +97,20 @@ def _save_image(path, data, config, title, ylabel, extent, edges=()):
 
 
 def _write_wav(path, audio, config):
-  import soundfile as sf
   sf.write(path, np.clip(np.asarray(audio, np.float32), -1, 1),
            config.sample_rate, subtype="PCM_16")
 
 
-def _example_assets(stage, i, item, systems, real_slug, config) -> Dict:
-  """Writes one example's images and wav files; returns their names."""
-  from tfvocoder.evaluation import metrics
-  seconds = len(item["audio"]) / config.sample_rate
+def _example_assets(stage, i, example: Example, outputs, systems, real_slug,
+                    config) -> Dict:
+  """Writes example i's images and wav files; returns their names."""
+  seconds = len(example.audio) / config.sample_rate
   files = {"mel": f"ex{i}_mel.png", "wav": {}, "spectrogram": {}}
-  _save_image(os.path.join(stage, files["mel"]), np.asarray(item["mel"]).T,
-              config, f"conditioning log-mel ({item['name']})", "mel channel",
+  _save_image(os.path.join(stage, files["mel"]), np.asarray(example.mel).T,
+              config, f"conditioning log-mel ({example.name})", "mel channel",
               (0, seconds, 0, config.n_mels))
-  signals = [(real_slug, "real", item["audio"])] + [
-      (s["slug"], s["name"], item["outputs"][s["slug"]]) for s in systems]
+  signals = [(real_slug, "real", example.audio)] + [
+      (s["slug"], s["name"], outputs[s["slug"]][i]) for s in systems]
   for slug, name, audio in signals:
     files["wav"][slug] = f"ex{i}_{slug}.wav"
     files["spectrogram"][slug] = f"ex{i}_{slug}.png"
@@ -221,7 +226,6 @@ def summary_table(result) -> str:
 
 
 def _tables(result, config) -> str:
-  from tfvocoder.evaluation import metrics
   systems = result["systems"]
   parts = ["<h2>Summary (mean over examples)</h2>",
            _table(SUMMARY_HEADER, summary_rows(result))]
@@ -291,7 +295,8 @@ def render_html(result, assets, charts, config) -> str:
 (split {html.escape(data['split'])}, seed {data['seed']}); speed on
 {result['speed_audio_seconds']:.1f} s of audio, {result['threads']} threads.
 Distances: lower is better, 0 for identical audio; bands by
-<code>band_edges_hz</code>; see <code>tfvocoder/metrics.py</code>.</p>
+<code>band_edges_hz</code>; see
+<code>tfvocoder/evaluation/metrics.py</code>.</p>
 {_tables(result, config)}
 <h2>Charts</h2><div class=charts>{chart_imgs}</div>
 <h2>Examples</h2>
@@ -302,11 +307,22 @@ edges.</p>
 """
 
 
-def write_report(output_dir: str, result: Dict, items: List[Dict],
+def write_report(output_dir: str, result: Dict, examples: Sequence[Example],
+                 outputs: Dict[str, List[np.ndarray]],
                  config: VocoderConfig) -> List[Dict]:
-  """Writes the assets and report.html; returns per example its asset file
-  names (relative to OUT/assets)."""
-  from absl import logging
+  """Writes the assets and report.html (see the module docstring).
+
+  Args:
+    output_dir: OUT, created if missing; a previous report is replaced.
+    result: what metrics.json holds (`result["examples"]` in the order of
+      `examples`).
+    examples: the evaluated examples.
+    outputs: {system slug: `[samples]` audio per example}.
+    config: the signal settings.
+  Returns:
+    per example its asset file names (relative to OUT/assets):
+    {"mel", "wav": {slug: name}, "spectrogram": {slug: name}}.
+  """
   os.makedirs(output_dir, exist_ok=True)
   stage = os.path.join(output_dir, f".{ASSETS}-new-{os.getpid()}")
   shutil.rmtree(stage, ignore_errors=True)
@@ -314,10 +330,10 @@ def write_report(output_dir: str, result: Dict, items: List[Dict],
   try:
     systems = result["systems"]
     assets = []
-    for i, item in enumerate(items):
-      logging.info("report: example %d/%d", i + 1, len(items))
-      assets.append(_example_assets(stage, i, item, systems, result["real"],
-                                    config))
+    for i, example in enumerate(examples):
+      logging.info("report: example %d/%d", i + 1, len(examples))
+      assets.append(_example_assets(stage, i, example, outputs, systems,
+                                    result["real"], config))
     charts = _charts(stage, result, config)
     page = render_html(result, assets, charts, config)
     final = os.path.join(output_dir, ASSETS)

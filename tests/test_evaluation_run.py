@@ -1,0 +1,73 @@
+"""tfvocoder.evaluation.run: the run as a library call (report replaced
+atomically), its argument checks, the TFLite timing's export, metrics.json
+encoding."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import eval_fixtures
+from tfvocoder.config import tiny_config
+from tfvocoder.evaluation import EvaluateError, run as run_lib
+from tfvocoder.evaluation.systems import ModelSystem
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  return eval_fixtures.shared_run(tmp_path_factory)
+
+
+def test_rerun_replaces_the_report_atomically(run, tmp_path):
+  # A second run into the same dir keeps one assets dir and a whole page.
+  out = str(tmp_path / "report")
+  shutil.copytree(run["output_dir"], out)
+  before = sorted(os.listdir(os.path.join(out, "assets")))
+  result = run_lib.evaluate(
+      run["model_dirs"][:1], out, data_dir=run["data_dir"], examples=1,
+      seconds=0.5, seed=3, speed_seconds=0.25, speed_repeats=1, tflite=False)
+  after = sorted(os.listdir(os.path.join(out, "assets")))
+  assert len(after) < len(before) and len(result["examples"]) == 1
+  assert not [f for f in os.listdir(out) if f.startswith(".")]
+  with open(os.path.join(out, "report.html")) as f:
+    page = f.read()
+  assert page.count("<audio") == 3 and page.rstrip().endswith("</html>")
+  # metrics.json holds what was returned; no TFLite figure with --notflite.
+  with open(os.path.join(out, "metrics.json")) as f:
+    saved = json.load(f)
+  assert [s["name"] for s in saved["systems"]] == [
+      s["name"] for s in result["systems"]]
+  assert saved["systems"][0]["speed"]["tflite_fp32"] == {
+      "error": "not measured (--notflite)"}
+
+
+def test_argument_errors(tmp_path):
+  with pytest.raises(EvaluateError, match="--data_dir .* and/or --audio"):
+    run_lib.evaluate([], str(tmp_path / "out"))
+  with pytest.raises(EvaluateError, match="2 --export_dir for 1 --model_dir"):
+    run_lib.evaluate(["m"], str(tmp_path / "out"), data_dir="d",
+                     export_dirs=["a", "b"])
+  assert not os.path.exists(tmp_path / "out")
+
+
+def test_failed_export_is_reported_not_raised(tmp_path):
+  # No --export_dir: the run exports the model dir itself, and an export
+  # that fails is an {"error"} figure (the evaluation goes on).
+  system = ModelSystem("x", "x", tiny_config(),
+                       model_dir=str(tmp_path / "nowhere"))
+  mel = np.zeros((8, 32), np.float32)
+  figure = run_lib.tflite_speed(system, None, mel, repeats=1, threads=1)
+  assert set(figure) == {"error"} and "nowhere" in figure["error"]
+  # A given export dir without the file: the path is named.
+  figure = run_lib.tflite_speed(system, str(tmp_path), mel, 1, 1)
+  assert figure == {"error": f"{tmp_path / 'vocoder_fp32.tflite'}: missing"}
+
+
+def test_json_dumps_plain_numbers_and_null():
+  text = run_lib.json_dumps({"a": np.float32(0.5), "b": [np.int64(3), 2.0],
+                             "c": (float("nan"), np.float64(np.inf)),
+                             4: None})
+  assert json.loads(text) == {"a": 0.5, "b": [3, 2.0], "c": [None, None],
+                              "4": None}
