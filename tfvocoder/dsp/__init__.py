@@ -25,7 +25,8 @@ _OWNERS = {
     "filter_bank_synthesis": "filter_banks",
     "filter_bank_synthesis_polyphase": "filter_banks",
     "morlet_filter_bank": "filter_banks",
-    "log_mel": "mel", "mel_basis": "mel", "stft_magnitude": "mel",
+    "log_mel": "mel", "log_mel_blocks": "mel", "mel_basis": "mel",
+    "stft_magnitude": "mel",
 }
 
 __all__ = sorted(_OWNERS)

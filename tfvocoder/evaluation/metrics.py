@@ -1,6 +1,7 @@
 """Objective distances between real and vocoded audio, overall and per band.
 
-Pure numpy functions of one example pair: `real`, `fake` float arrays
+Functions of one example pair (numpy; the log-mel goes through
+`dsp.log_mel`, the conditioning itself): `real`, `fake` float arrays
 `[samples]` at `config.sample_rate` Hz (same length), plus the config. Every
 distance is 0 for identical audio. Each returns a dict with an "overall"
 float and "bands", a list of `n_bands` floats, one per
@@ -33,6 +34,7 @@ Definitions (S = |STFT|, natural log, magnitudes floored at `MAG_FLOOR`):
   (see its docstring).
 """
 
+import functools
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -68,6 +70,7 @@ def snr_db(reference, estimate) -> float:
                              / max(np.sum(error ** 2), 1e-30)))
 
 
+@functools.lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
   n = np.arange(n_fft)
   return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)      # periodic
