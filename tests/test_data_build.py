@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shutil
 
 import librosa
@@ -176,6 +177,38 @@ def test_clear_errors_before_any_work(prepared, tree, tmp_path):
                         shard_bytes=SHARD_BYTES, record_seconds=RECORD_SECONDS)
   assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == stamps
   assert not os.path.exists(tmp_path / "o1")
+
+
+def test_bad_output_dir_is_found_before_hashing(tree, tmp_path, monkeypatch):
+  def no_hashing(path):
+    raise AssertionError("hashed before checking the output dir")
+  monkeypatch.setattr(sources, "_sha1_file", no_hashing)
+  (tmp_path / "file").write_text("a regular file")
+  for out, message in [(tmp_path / "file", "exists and is not a directory"),
+                       (tmp_path / "file" / "out",
+                        f"cannot be created: '{tmp_path / 'file'}' is not a "
+                        "directory")]:
+    with pytest.raises(build.PrepareError, match=re.escape(message)):
+      prepare_tree(tree, out)
+  assert (tmp_path / "file").read_text() == "a regular file"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_output_dir_is_named(tree, tmp_path):
+  (tmp_path / "ro").mkdir()
+  os.chmod(tmp_path / "ro", 0o555)
+  with pytest.raises(build.PrepareError, match="cannot be created or written"):
+    prepare_tree(tree, tmp_path / "ro")
+
+
+def test_corrupt_manifest_or_journal_is_named(tree, tmp_path):
+  for name in (build.MANIFEST, build.JOURNAL):
+    out = tmp_path / name
+    out.mkdir()
+    (out / name).write_text('{"options": {"format": ')   # cut short
+    with pytest.raises(build.PrepareError,
+                       match=re.escape(f"{str(out / name)!r} is unreadable")):
+      prepare_tree(tree, out)
 
 
 def test_only_broken_files_give_an_empty_dataset(tree, tmp_path):

@@ -86,3 +86,25 @@ def test_prepare_synthetic_cli(tmp_path):
   assert run.returncode == 0, run.stderr
   assert "train: 1 files, 0.004 h, 1 shards" in run.stdout
   assert "skipped: 0 files" in run.stdout
+
+
+def test_cli_bad_dirs_are_one_line(tmp_path):
+  (tmp_path / "in").mkdir()
+  (tmp_path / "in" / "a.wav").write_bytes(b"not hashed")
+  (tmp_path / "file").write_text("a regular file")
+  below, file = tmp_path / "file" / "out", tmp_path / "file"
+  for args, message in [
+      ((f"--input_dir={tmp_path / 'in'}", f"--output_dir={below}"),
+       f"output dir '{below}' cannot be created: '{file}' is not a directory"),
+      (("--synthetic=0.25", f"--output_dir={below}"),
+       f"output dir '{below}' cannot be created: '{file}' is not a directory"),
+      ((f"--input_dir={tmp_path / 'in'}", f"--output_dir={file}"),
+       f"output dir '{file}' exists and is not a directory"),
+      ((f"--input_dir={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}"),
+       f"input dir '{tmp_path / 'nope'}' does not exist or is not a "
+       "directory")]:
+    run = _cli(*args, "--workers=1")
+    assert (run.returncode, run.stdout) == (1, ""), (args, run.stderr)
+    assert run.stderr.splitlines() == [f"prepare: error: {message}"], args
+  assert (tmp_path / "file").read_text() == "a regular file"
+  assert not os.path.exists(tmp_path / "o")

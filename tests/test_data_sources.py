@@ -14,7 +14,7 @@ import tensorflow as tf
 from conftest import load_music
 from data_fixtures import RATE, prepare_tree
 from tfvocoder.config import tiny_config
-from tfvocoder.data import music, pipeline, sources
+from tfvocoder.data import music, pipeline, prepare, sources
 
 CONFIG = tiny_config()
 
@@ -152,3 +152,55 @@ def test_dataset_written_once_and_matches_generator(tmp_path):
   batch = next(iter(pipeline.make_dataset(
       pipeline.shard_pattern(out, "train"), CONFIG, 4, seed=0)))
   assert batch["audio"].shape == (4, CONFIG.window)
+
+
+def _write_music(path, seed=0):
+  sf.write(path, 0.5 * load_music(RATE, 1.0, seed=seed)[0], RATE)
+
+
+def test_odd_files_are_skipped_with_their_reason(tmp_path):
+  tree = tmp_path / "in"
+  tree.mkdir()
+  _write_music(tree / "a.wav")
+  os.symlink("missing.wav", tree / "dangling.wav")
+  os.symlink("loop_b.wav", tree / "loop_a.wav")
+  os.symlink("loop_a.wav", tree / "loop_b.wav")
+  os.mkfifo(tree / "fifo.wav")   # hashing it would block forever
+  expected = {"dangling.wav": "dangling_link", "loop_a.wav": "link_loop",
+              "loop_b.wav": "link_loop", "fifo.wav": "not_a_file"}
+  try:   # Latin-1 "café.wav": not UTF-8
+    with open(os.fsencode(tree) + b"/caf\xe9.wav", "wb") as f:
+      f.write((tree / "a.wav").read_bytes())
+    expected["caf\\xe9.wav"] = "bad_name"
+  except OSError:
+    pass   # a file system that refuses such names cannot have this problem
+  manifest = prepare_tree(tree, tmp_path / "out")
+  assert [f["path"] for f in manifest["files"]] == ["a.wav"]
+  assert {s["path"]: s["reason"] for s in manifest["skipped"]} == expected
+  text = (tmp_path / "out" / "manifest.json").read_text(encoding="utf-8")
+  assert json.loads(text) == manifest
+  summary = prepare.summarize(manifest)
+  summary.encode("utf-8")   # printable: no lone surrogates
+  assert "skipped dangling.wav: dangling_link: symbolic link to missing " \
+      "'missing.wav'" in summary
+  assert prepare_tree(tree, tmp_path / "out") == manifest   # re-run: same
+
+
+def test_directory_symlinks_are_followed_once(tmp_path):
+  tree, outside = tmp_path / "in", tmp_path / "outside"
+  for path in ["in/real/r.wav", "in/deep/d.wav", "outside/x.wav",
+               "outside/sub/y.wav"]:
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_bytes(path.encode())
+  os.symlink("real", tree / "a_link")            # the real place wins
+  os.symlink(outside, tree / "ext1")             # followed
+  os.symlink(outside, tree / "ext2")             # same real dir: once
+  os.symlink(outside / "sub", tree / "ext0")     # inside ext1's target
+  os.symlink(".", tree / "self")                 # an ancestor: no loop
+  os.symlink("..", tree / "deep" / "up")
+  os.symlink(tree, outside / "back")             # back into the tree
+  os.symlink(tmp_path / "gone", tree / "dangling_dir")
+  layout, found = sources.find_audio(str(tree))
+  assert layout == "tree"
+  assert sorted(rel for rel, _ in found) == [
+      "deep/d.wav", "ext0/y.wav", "ext1/x.wav", "real/r.wav"]

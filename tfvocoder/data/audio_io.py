@@ -28,9 +28,11 @@ from tfvocoder.config import VocoderConfig
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 PCM_SCALE = 32767.0
 
-# Why a file was skipped (manifest `skipped[].reason`).
+# Why a file was skipped (manifest `skipped[].reason`). The last four are
+# found before decoding (`sources.file_problem`).
 SKIP_CODES = ("empty", "unreadable", "corrupt", "truncated", "non_finite",
-              "too_short", "silent", "error")
+              "too_short", "silent", "error", "dangling_link", "link_loop",
+              "bad_name", "not_a_file")
 
 
 class SkipFile(Exception):

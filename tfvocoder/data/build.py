@@ -33,6 +33,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import tempfile
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
@@ -55,6 +56,20 @@ Loader = Callable[[dict, VocoderConfig], audio_io.DecodedAudio]
 
 class PrepareError(ValueError):
   """A problem with the inputs or the output dir, raised before any work."""
+
+
+def safe_text(text: str) -> str:
+  """`text` as valid UTF-8 text: undecodable file-name bytes as `\\xNN`.
+
+  A non-UTF-8 file name reaches Python with lone surrogates (PEP 383),
+  which cannot be printed, hashed as UTF-8 or stored in a record; this
+  form can, and equals `text` for any valid name.
+  """
+  try:
+    raw = text.encode("utf-8", "surrogateescape")
+  except UnicodeEncodeError:   # surrogates not from a file name
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+  return raw.decode("utf-8", "backslashreplace")
 
 
 def default_workers() -> int:
@@ -86,10 +101,10 @@ def _process(spec: dict, config: VocoderConfig, load: Loader) -> dict:
     decoded = load(spec, config)
     audio_io.validate(decoded.audio, config)
   except audio_io.SkipFile as e:
-    return {"reason": e.code, "detail": e.detail}
+    return {"reason": e.code, "detail": safe_text(e.detail)}
   except Exception as e:  # bad input must never stop the run
-    return {"reason": "error", "detail": " ".join(
-        f"{type(e).__name__}: {e}".split())}
+    return {"reason": "error", "detail": safe_text(" ".join(
+        f"{type(e).__name__}: {e}".split()))}
   return {"pcm": audio_io.to_pcm16(decoded.audio),
           "source_rate": decoded.source_rate, "channels": decoded.channels}
 
@@ -136,13 +151,57 @@ def _order(specs: List[dict]) -> List[dict]:
   return sorted(specs, key=lambda s: (SPLITS.index(s["split"]), s["name"]))
 
 
+def _blocking_file(path: str) -> Optional[str]:
+  """`path` or its nearest existing ancestor, if that is not a directory."""
+  while not os.path.lexists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return None if os.path.isdir(path) else path
+
+
+def ensure_output_dir(output_dir: str) -> None:
+  """Create `output_dir` if needed and check that a file can be written.
+
+  Raises PrepareError (one line naming the path) when it cannot: a file
+  where it or a parent dir should be, no permission, a read-only disk.
+  """
+  blocking = _blocking_file(output_dir)
+  if blocking == output_dir:
+    raise PrepareError(f"output dir {output_dir!r} exists and is not a "
+                       "directory")
+  if blocking is not None:
+    raise PrepareError(f"output dir {output_dir!r} cannot be created: "
+                       f"{blocking!r} is not a directory")
+  try:
+    os.makedirs(output_dir, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=output_dir, prefix=".prepare-probe.",
+                                 suffix=".tmp")
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise PrepareError(f"output dir {output_dir!r} cannot be created or "
+                       f"written ({e.strerror or e})") from e
+
+
+def _read_own_json(path: str) -> dict:
+  """A manifest or journal we wrote; PrepareError naming it if unreadable."""
+  try:
+    value = shards.read_json(path)
+  except (OSError, ValueError) as e:
+    raise PrepareError(f"{path!r} is unreadable or not JSON ({e}); delete "
+                       "it (or its whole dir) and run again") from e
+  if not isinstance(value, dict) or "options" not in value:
+    raise PrepareError(f"{path!r} is not a prepare manifest/journal; delete "
+                       "it (or its whole dir) and run again")
+  return value
+
+
 def check_output(output_dir: str, options: dict) -> Optional[dict]:
   """The finished manifest if the dir is complete; raises if it differs."""
   path = os.path.join(output_dir, MANIFEST)
   for name in (MANIFEST, JOURNAL):
     existing = os.path.join(output_dir, name)
     if os.path.exists(existing):
-      previous = shards.read_json(existing)["options"]
+      previous = _read_own_json(existing)["options"]
       if previous != options:
         diff = ", ".join(
             f"{k}: {previous.get(k)!r} there vs {options.get(k)!r} now"
@@ -156,7 +215,7 @@ def check_output(output_dir: str, options: dict) -> Optional[dict]:
     return None
   if os.path.exists(os.path.join(output_dir, JOURNAL)):  # killed at the end
     os.remove(os.path.join(output_dir, JOURNAL))
-  return shards.read_json(path)
+  return _read_own_json(path)
 
 
 def run(output_dir: str, config: VocoderConfig, specs: List[dict],
@@ -237,9 +296,11 @@ def _load_journal(output_dir: str, options: dict, digest: str) -> dict:
   return journal
 
 
-# Shard temp/done files, and `io_utils.atomic_path` temps of the two JSONs.
+# Shard temp/done files, `io_utils.atomic_path` temps of the two JSONs, and
+# `ensure_output_dir`'s probe.
 _LEFTOVER = re.compile(r"^(\.(%s)-\d{5}\.tfrecord\.tmp|(%s)-\d{5}\.tfrecord"
-                      r"\.done|\.%s\.\w+\.tmp|\.%s\.\w+\.tmp)$" % (
+                      r"\.done|\.%s\.\w+\.tmp|\.%s\.\w+\.tmp"
+                      r"|\.prepare-probe\.\w+\.tmp)$" % (
                           "|".join(SPLITS), "|".join(SPLITS),
                           re.escape(MANIFEST), re.escape(JOURNAL)))
 
@@ -255,7 +316,7 @@ def _clean_leftovers(output_dir: str, journal: dict):
 
 def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
          options: dict, load: Loader, executor) -> dict:
-  os.makedirs(output_dir, exist_ok=True)
+  ensure_output_dir(output_dir)
   journal = _load_journal(output_dir, options, _plan_digest(specs))
   _clean_leftovers(output_dir, journal)
   writer = _JournaledWriter(output_dir, config, options, journal)

@@ -25,10 +25,18 @@ logged with absl.logging. Bad files are skipped with a one-line reason
 when complete; a re-run after an interruption keeps the finished shards
 untouched, resumes at the first unwritten record and ends with the same
 manifest as an uninterrupted run. A finished output dir is left as is.
+
+Errors: a bad input or output dir (missing, a file, not writable, prepared
+with other options) is one line `prepare: error: ...` naming it, exit
+status 1, found before any file is hashed. Odd files (dangling or looping
+symlinks, non-UTF-8 names, shown with `\\x` escapes) are skipped with
+their reason like unreadable ones; directory symlinks are followed, each
+real dir once.
 """
 
 import collections
 import os
+import sys
 
 from absl import app, flags
 
@@ -99,9 +107,11 @@ def main(argv):
           holdout_fraction=flag_values.holdout_fraction,
           shard_bytes=shard_bytes, record_seconds=flag_values.record_seconds)
   except build.PrepareError as e:
-    raise app.UsageError(str(e))
-  print(f"prepared {os.path.abspath(flag_values.output_dir)}")
+    print(f"prepare: error: {build.safe_text(str(e))}", file=sys.stderr)
+    return 1
+  print(f"prepared {build.safe_text(os.path.abspath(flag_values.output_dir))}")
   print(summarize(manifest))
+  return 0
 
 
 if __name__ == "__main__":

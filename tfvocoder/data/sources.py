@@ -12,9 +12,11 @@ Each turns into source specs (see `build.py`) of a kind, "file" or
 module, like those, never imports TensorFlow.
 """
 
+import errno
 import hashlib
 import os
-from typing import List, Optional, Tuple
+import stat
+from typing import Iterator, List, Optional, Set, Tuple
 
 from absl import logging
 
@@ -42,6 +44,60 @@ def _sha1_file(path: str) -> Optional[str]:
   return digest.hexdigest()
 
 
+def _log_walk_error(error: OSError):
+  logging.warning("cannot list %s (%s): its files are not prepared",
+                  build.safe_text(str(error.filename)),
+                  error.strerror or error)
+
+
+def _walk(tops: List[str], seen: Set[str], skip: Optional[str]
+          ) -> Iterator[Tuple[int, str, List[str]]]:
+  """`os.walk` of each top in sorted order, then of the dir symlinks met.
+
+  Yields (index of the top it is under, dirpath, sorted file names).
+  Hidden dirs and the real dir `skip` are not walked. `seen` (real paths,
+  updated) makes every real dir walked once: at its own place when it is
+  in the tree, else through the first link to it; a link to an ancestor or
+  to a dir walked already is logged and not followed.
+  """
+  links = []
+  for i, top in enumerate(tops):
+    yield from _walk_real(i, top, seen, skip, links)
+  while links:
+    i, link = links.pop(0)
+    if _first_visit(link, os.path.realpath(link), seen):
+      yield from _walk_real(i, link, seen, skip, links)
+
+
+def _walk_real(i: int, top: str, seen: Set[str], skip: Optional[str],
+               links: List[Tuple[int, str]]
+               ) -> Iterator[Tuple[int, str, List[str]]]:
+  """`_walk` of one top without following links; appends those to `links`."""
+  for dirpath, dirnames, filenames in os.walk(top, onerror=_log_walk_error):
+    kept = []
+    for d in sorted(dirnames):
+      path = os.path.join(dirpath, d)
+      real = os.path.realpath(path)
+      if d.startswith(".") or real == skip:
+        continue
+      if os.path.islink(path):
+        links.append((i, path))
+      elif _first_visit(path, real, seen):
+        kept.append(d)
+    dirnames[:] = kept
+    yield i, dirpath, sorted(filenames)
+
+
+def _first_visit(path: str, real: str, seen: Set[str]) -> bool:
+  """Whether the real dir `real` (reached as `path`) is new; marks it seen."""
+  if real in seen:
+    logging.info("not walking %s: it is %s, walked already",
+                 build.safe_text(path), build.safe_text(real))
+    return False
+  seen.add(real)
+  return True
+
+
 def find_audio(input_dir: str, exclude: Optional[str] = None
                ) -> Tuple[str, List[Tuple[str, Optional[str]]]]:
   """(layout, [(relative path, split or None)]) of the audio under a dir.
@@ -49,6 +105,9 @@ def find_audio(input_dir: str, exclude: Optional[str] = None
   layout is "musicnet" when `train_data/` and `test_data/` exist (only
   they are walked, and give the split), else "tree" (split None). Hidden
   files and dirs, and the dir `exclude` (the output dir), are not walked.
+  Directory symlinks are followed, each real dir walked once. Every entry
+  with an audio name is listed, even a broken link: `file_specs` says why
+  it cannot be used.
   """
   if not os.path.isdir(input_dir):
     raise PrepareError(f"input dir {input_dir!r} does not exist or is not a "
@@ -57,22 +116,43 @@ def find_audio(input_dir: str, exclude: Optional[str] = None
                  for d in ("train_data", "test_data"))
   roots = ([("train_data", "train"), ("test_data", "test")] if musicnet
            else [("", None)])
+  tops = [os.path.join(input_dir, sub) for sub, _ in roots]
+  seen = {os.path.realpath(d) for d in [input_dir] + tops}
+  skip = os.path.realpath(exclude) if exclude else None
   found = []
-  for sub, split in roots:
-    top = os.path.join(input_dir, sub)
-    for dirpath, dirnames, filenames in os.walk(top):
-      dirnames[:] = sorted(
-          d for d in dirnames if not d.startswith(".") and not (
-              exclude and os.path.realpath(os.path.join(dirpath, d))
-              == os.path.realpath(exclude)))
-      for name in sorted(filenames):
-        if audio_io.is_audio_path(name) and not name.startswith("."):
-          path = os.path.join(dirpath, name)
-          found.append((os.path.relpath(path, input_dir), split))
+  for i, dirpath, filenames in _walk(tops, seen, skip):
+    for name in filenames:
+      if audio_io.is_audio_path(name) and not name.startswith("."):
+        path = os.path.join(dirpath, name)
+        found.append((os.path.relpath(path, input_dir), roots[i][1]))
   if not found:
     kinds = ", ".join(audio_io.AUDIO_EXTENSIONS)
     raise PrepareError(f"no audio files ({kinds}) under {input_dir!r}")
   return ("musicnet" if musicnet else "tree"), found
+
+
+def file_problem(path: str, rel: str) -> Optional[Tuple[str, str]]:
+  """(skip code, detail) if the file cannot even be opened, else None.
+
+  Catches what would stop hashing: a name that is not UTF-8 (it could not
+  be recorded), a dangling symlink, a symlink loop, and anything but a
+  regular file (a FIFO would block).
+  """
+  if build.safe_text(rel) != rel:
+    return ("bad_name", "file name is not valid UTF-8 (shown with \\x "
+            "escapes); rename it")
+  try:
+    mode = os.stat(path).st_mode
+  except OSError as e:
+    if e.errno == errno.ELOOP:
+      return "link_loop", "symbolic link loop (links lead back to themselves)"
+    if os.path.islink(path):
+      return ("dangling_link", "symbolic link to missing "
+              f"{build.safe_text(os.readlink(path))!r}")
+    return "unreadable", f"cannot stat ({e.strerror or e})"
+  if not stat.S_ISREG(mode):
+    return "not_a_file", "not a regular file"
+  return None
 
 
 def file_specs(input_dir: str, found: List[Tuple[str, Optional[str]]],
@@ -80,18 +160,34 @@ def file_specs(input_dir: str, found: List[Tuple[str, Optional[str]]],
   """Source specs of `find_audio`'s files, hashed (in `executor`) and split.
 
   A file without a split goes to `holdout_split` of its content's SHA-1
-  (of its relative path when it cannot be read).
+  (of its relative path when it cannot be read). A file with a
+  `file_problem` is not hashed: its spec carries `skip` [code, detail],
+  and its manifest name is `build.safe_text` of its path.
   """
   paths = [os.path.join(input_dir, rel) for rel, _ in found]
-  logging.info("hashing %d files", len(paths))
-  digests = list(build.ordered_map(executor, _sha1_file, paths))
+  problems = [file_problem(path, rel) for path, (rel, _) in zip(paths, found)]
+  good = [path for path, problem in zip(paths, problems) if problem is None]
+  logging.info("hashing %d files", len(good))
+  digests = dict(zip(good, build.ordered_map(executor, _sha1_file, good)))
   specs = []
-  for (rel, split), path, digest in zip(found, paths, digests):
-    key = digest or hashlib.sha1(rel.encode()).hexdigest()
-    specs.append(dict(kind="file", name=rel, path=path, sha1=digest,
-                      bytes=os.path.getsize(path),
-                      split=split or holdout_split(key, holdout_fraction)))
+  for (rel, split), path, problem in zip(found, paths, problems):
+    name = build.safe_text(rel)
+    digest = digests.get(path)
+    key = digest or hashlib.sha1(name.encode()).hexdigest()
+    spec = dict(kind="file", name=name, path=path, sha1=digest,
+                bytes=0 if problem else _size(path),
+                split=split or holdout_split(key, holdout_fraction))
+    if problem:
+      spec["skip"] = list(problem)
+    specs.append(spec)
   return specs
+
+
+def _size(path: str) -> int:
+  try:
+    return os.path.getsize(path)
+  except OSError:
+    return 0   # the decode step will skip it with its reason
 
 
 def synthetic_specs(minutes: float, seed: int, sample_rate: int,
@@ -119,6 +215,8 @@ def load_source(spec: dict, config: VocoderConfig) -> audio_io.DecodedAudio:
 
   Raises `audio_io.SkipFile` for a file that cannot be used.
   """
+  if spec.get("skip"):
+    raise audio_io.SkipFile(*spec["skip"])
   if spec["kind"] == "synthetic":
     audio = music.generate_music(spec["seconds"], config.sample_rate,
                                  seed=(spec["seed"], spec["index"]))
@@ -133,7 +231,8 @@ def prepare_dir(input_dir: str, output_dir: str, config: VocoderConfig,
   """Prepare every audio file under `input_dir`; returns the manifest dict.
 
   Raises PrepareError (before any work) for a missing or audio-less input
-  dir or an output dir prepared with different options.
+  dir, an output dir that cannot be created or written, or one prepared
+  with different options.
   """
   if not 0.0 <= holdout_fraction < 1.0:
     raise PrepareError(f"holdout_fraction={holdout_fraction} must be in "
@@ -149,6 +248,7 @@ def prepare_dir(input_dir: str, output_dir: str, config: VocoderConfig,
   if done is not None:
     logging.info("%s is already complete", output_dir)
     return done
+  build.ensure_output_dir(output_dir)   # before hours of hashing
   workers = build.default_workers() if workers is None else int(workers)
   executor = build.make_executor(workers)
   try:
