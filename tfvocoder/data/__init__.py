@@ -6,10 +6,12 @@
              music; their splits; `prepare_dir`, `ensure_synthetic_dataset`
   shards     the shard record format and the shard writer
   build      the resumable engine: source specs -> shards + manifest
+  worker_pool  the spawn decode pool (no TensorFlow), results in order
   prepare    the command line, `python -m tfvocoder.data.prepare`
   pipeline   `make_dataset(...)`: shards -> {"mel", "audio", "bands"} batches
 
-Imports run one way: prepare -> sources -> build -> shards, audio_io;
+Imports run one way: prepare -> sources -> build -> shards, audio_io,
+worker_pool;
 sources -> music. Nothing is imported here, and only `pipeline` (and the
 shard writer, when it is created) imports TensorFlow, so `prepare`'s worker
 processes never load it.

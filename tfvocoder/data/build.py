@@ -26,22 +26,19 @@ A source spec is a dict with at least name (its manifest path), split
 it in the plan. Everything else in it is for `load`.
 """
 
-import collections
-import concurrent.futures
 import functools
 import hashlib
-import multiprocessing
 import os
 import re
 import tempfile
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from absl import logging
 
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_write_json
-from tfvocoder.data import audio_io, shards
+from tfvocoder.data import audio_io, shards, worker_pool
 
 MANIFEST = "manifest.json"
 JOURNAL = ".prepare-progress.json"
@@ -72,13 +69,6 @@ def safe_text(text: str) -> str:
   return raw.decode("utf-8", "backslashreplace")
 
 
-def default_workers() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:
-    return os.cpu_count() or 1
-
-
 def dataset_options(config: VocoderConfig, record_seconds: float,
                     shard_bytes: int, **extra) -> dict:
   """Everything the shards depend on; a different dict = a different dataset."""
@@ -107,41 +97,6 @@ def _process(spec: dict, config: VocoderConfig, load: Loader) -> dict:
         f"{type(e).__name__}: {e}".split()))}
   return {"pcm": audio_io.to_pcm16(decoded.audio),
           "source_rate": decoded.source_rate, "channels": decoded.channels}
-
-
-def ordered_map(executor, fn, items: Iterable, *args) -> Iterator:
-  """`fn(item, *args)` for each item, in order.
-
-  `executor` is None (run here) or `(ProcessPoolExecutor, workers)`; at most
-  2 * workers items are in flight, which bounds the decoded audio held.
-  """
-  if executor is None:
-    for item in items:
-      yield fn(item, *args)
-    return
-  executor, workers = executor
-  ahead = 2 * workers
-  pending = collections.deque()
-  iterator = iter(items)
-  for item in iterator:
-    pending.append(executor.submit(fn, item, *args))
-    if len(pending) >= ahead:
-      yield pending.popleft().result()
-  while pending:
-    yield pending.popleft().result()
-
-
-def make_executor(workers: int):
-  """None (decode in this process) or (spawn process pool, workers)."""
-  if workers <= 1:
-    return None
-  return concurrent.futures.ProcessPoolExecutor(
-      workers, mp_context=multiprocessing.get_context("spawn")), workers
-
-
-def shutdown(executor):
-  if executor is not None:
-    executor[0].shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------
@@ -223,9 +178,9 @@ def run(output_dir: str, config: VocoderConfig, specs: List[dict],
   """Write `specs` as shards + manifest in `output_dir`; returns the manifest.
 
   `load`: see `Loader`. `executor`: None (load here) or
-  `make_executor(workers)`'s result. A dir already complete with the same
-  `options` is returned untouched; different options raise PrepareError
-  before any work.
+  `worker_pool.make_executor(workers)`'s result. A dir already complete
+  with the same `options` is returned untouched; different options raise
+  PrepareError before any work.
   """
   output_dir = os.path.abspath(output_dir)
   done = check_output(output_dir, options)
@@ -322,7 +277,7 @@ def _run(output_dir: str, config: VocoderConfig, specs: List[dict],
   writer = _JournaledWriter(output_dir, config, options, journal)
   todo = specs[journal["next_file"]:]
   progress = _Progress(todo)
-  results = ordered_map(executor, _process, todo, config, load)
+  results = worker_pool.ordered_map(executor, _process, todo, config, load)
   for i, (spec, result) in enumerate(zip(todo, results),
                                      start=journal["next_file"]):
     seconds = writer.add(i, spec, result)

@@ -41,7 +41,7 @@ import sys
 from absl import app, flags
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.data import build, sources
+from tfvocoder.data import build, sources, worker_pool
 
 
 def summarize(manifest: dict) -> str:
@@ -69,7 +69,7 @@ def _define_flags():
                       "or a MusicNet folder (train_data/, test_data/).")
   flags.DEFINE_string("output_dir", None, "Where the shards and "
                       "manifest.json go.")
-  flags.DEFINE_integer("workers", build.default_workers(), "Decoding "
+  flags.DEFINE_integer("workers", worker_pool.default_workers(), "Decoding "
                        "processes; <= 1 decodes in this process.")
   flags.DEFINE_float("holdout_fraction", 0.05, "Fraction of files (by content "
                      "hash) held out as the test split; not for MusicNet.")

@@ -21,7 +21,7 @@ from typing import Iterator, List, Optional, Set, Tuple
 from absl import logging
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.data import audio_io, build, music
+from tfvocoder.data import audio_io, build, music, worker_pool
 from tfvocoder.data.build import PrepareError
 
 PIECE_SECONDS = 20.0
@@ -168,7 +168,7 @@ def file_specs(input_dir: str, found: List[Tuple[str, Optional[str]]],
   problems = [file_problem(path, rel) for path, (rel, _) in zip(paths, found)]
   good = [path for path, problem in zip(paths, problems) if problem is None]
   logging.info("hashing %d files", len(good))
-  digests = dict(zip(good, build.ordered_map(executor, _sha1_file, good)))
+  digests = dict(zip(good, worker_pool.ordered_map(executor, _sha1_file, good)))
   specs = []
   for (rel, split), path, problem in zip(found, paths, problems):
     name = build.safe_text(rel)
@@ -249,14 +249,14 @@ def prepare_dir(input_dir: str, output_dir: str, config: VocoderConfig,
     logging.info("%s is already complete", output_dir)
     return done
   build.ensure_output_dir(output_dir)   # before hours of hashing
-  workers = build.default_workers() if workers is None else int(workers)
-  executor = build.make_executor(workers)
+  workers = worker_pool.default_workers() if workers is None else int(workers)
+  executor = worker_pool.make_executor(workers)
   try:
     specs = file_specs(input_dir, found, holdout_fraction, executor)
     return build.run(output_dir, config, specs, options, load_source,
                      executor)
   finally:
-    build.shutdown(executor)
+    worker_pool.shutdown(executor)
 
 
 def prepare_sources(output_dir: str, config: VocoderConfig, specs: List[dict],
@@ -264,13 +264,13 @@ def prepare_sources(output_dir: str, config: VocoderConfig, specs: List[dict],
   """Prepare an explicit list of source specs (used for synthetic music)."""
   if build.check_output(os.path.abspath(output_dir), options) is not None:
     return build.run(output_dir, config, specs, options, load_source)  # done
-  workers = build.default_workers() if workers is None else int(workers)
-  executor = build.make_executor(min(workers, len(specs)))
+  workers = worker_pool.default_workers() if workers is None else int(workers)
+  executor = worker_pool.make_executor(min(workers, len(specs)))
   try:
     return build.run(output_dir, config, specs, options, load_source,
                      executor)
   finally:
-    build.shutdown(executor)
+    worker_pool.shutdown(executor)
 
 
 def write_synthetic_dataset(output_dir: str, config: VocoderConfig,
