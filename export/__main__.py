@@ -1,7 +1,9 @@
 """`python -m export --model_dir=DIR --output_dir=DIR`: see export/__init__.py.
 
 Exit status 0 on success; 1 with a one-line message naming the path for a
-missing/corrupt model dir or checkpoint, or a failed parity check.
+missing/corrupt model dir or checkpoint, an --output_dir that cannot take
+the export (checked before any slow work), a failed write, or a failed
+parity check.
 """
 
 import sys
@@ -15,7 +17,8 @@ from .exporter import ExportError, export_model
 
 flags.DEFINE_string("model_dir", None, "Training model dir: config.json and "
                     "checkpoints.", required=True)
-flags.DEFINE_string("output_dir", None, "Where the export goes.",
+flags.DEFINE_string("output_dir", None, "Export dir: created, or replaced "
+                    "as a whole if it is empty or holds an earlier export.",
                     required=True)
 flags.DEFINE_list("formats", ["saved_model", "tflite"], "Comma list of "
                   "saved_model, tflite.")
@@ -43,7 +46,7 @@ def main(argv):
                           merge_frames=FLAGS.tflite_merge_frames,
                           parity_frames=FLAGS.parity_frames,
                           polyphase=FLAGS.polyphase)
-  except (ExportError, ValueError) as e:
+  except (ExportError, ValueError, OSError) as e:
     print(f"export: error: {e}", file=sys.stderr)
     return 1
   for name, entry in report["files"].items():

@@ -7,21 +7,23 @@ Output dir layout:
   vocoder_int8.tflite     dynamic-range int8 weights
   export_config.json      config, family, receptive field, chunk sizes
   export_report.json      sizes, ops per TFLite file, parity figures
-Every file is written atomically (temp + rename).
+The whole dir is built beside the output dir and swapped in at once
+(`tfvocoder.io_utils.replace_dir`).
 """
 
 import contextlib
 import json
 import os
 import shutil
-import tempfile
 from typing import Dict, Optional, Sequence
 
 from absl import logging
 
 from tfvocoder.training import model_dir as model_dir_lib
 from tfvocoder.config import VocoderConfig
-from tfvocoder.io_utils import atomic_write_bytes, atomic_write_text
+from tfvocoder.io_utils import (atomic_write_bytes, atomic_write_text,
+                                clean_dir_temps, fault_point, replace_dir,
+                                staging_dir)
 from tfvocoder.inference.runtime import EXPORT_CONFIG
 from tfvocoder.inference.vocoder import (DEFAULT_CHUNK_FRAMES,
                                          DEFAULT_MERGE_FRAMES)
@@ -31,6 +33,9 @@ from . import tflite as tflite_lib
 
 FORMATS = ("saved_model", "tflite")
 REPORT = "export_report.json"
+# Everything an export writes at the top of its dir.
+EXPORT_NAMES = frozenset({"saved_model", EXPORT_CONFIG, REPORT} | {
+    f"vocoder_{variant}.tflite" for variant in tflite_lib.VARIANTS})
 
 
 class ExportError(RuntimeError):
@@ -77,13 +82,10 @@ def _publish(path: str) -> None:
   dirs are created private)."""
   umask = os.umask(0)
   os.umask(umask)
-  if os.path.isdir(path):
-    for root, dirs, names in os.walk(path):
-      os.chmod(root, 0o777 & ~umask)
-      for name in names:
-        os.chmod(os.path.join(root, name), 0o666 & ~umask)
-  else:
-    os.chmod(path, 0o666 & ~umask)
+  for root, _, names in os.walk(path):
+    os.chmod(root, 0o777 & ~umask)
+    for name in names:
+      os.chmod(os.path.join(root, name), 0o666 & ~umask)
 
 
 def _dir_bytes(path: str) -> int:
@@ -92,20 +94,10 @@ def _dir_bytes(path: str) -> int:
 
 
 def _write_saved_model(generator, config, output_dir, config_text) -> Dict:
-  final = os.path.join(output_dir, "saved_model")
-  staging = tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir)
-  try:
-    variables = graphs.save(generator, config, staging)
-    with open(os.path.join(staging, EXPORT_CONFIG), "w") as f:
-      f.write(config_text)
-    _publish(staging)
-    if os.path.exists(final):
-      shutil.rmtree(final)
-    os.replace(staging, final)
-  finally:
-    if os.path.exists(staging):
-      shutil.rmtree(staging)
-  return {"bytes": _dir_bytes(final), "variables": len(variables),
+  path = os.path.join(output_dir, "saved_model")
+  variables = graphs.save(generator, config, path)
+  atomic_write_text(os.path.join(path, EXPORT_CONFIG), config_text)
+  return {"bytes": _dir_bytes(path), "variables": len(variables),
           "variable_names": variables,
           "signatures": list(graphs.SIGNATURES[generator.target_key])}
 
@@ -119,7 +111,6 @@ def _write_tflite(generator, config, output_dir, chunk_frames, merge_frames
   for variant, result in tflite_lib.convert_all(functions, trackable).items():
     name = f"vocoder_{variant}.tflite"
     atomic_write_bytes(os.path.join(output_dir, name), result["model"])
-    _publish(os.path.join(output_dir, name))
     files[name] = {"bytes": len(result["model"]), "ops": result["ops"],
                    "signatures": list(graphs.SIGNATURES[generator.target_key]),
                    "convert_seconds": result["convert_seconds"]}
@@ -135,9 +126,14 @@ def export_model(model_dir: str, output_dir: str,
                  check_parity: bool = True, polyphase: bool = True) -> Dict:
   """Exports a trained generator; returns the report (also written as JSON).
 
+  Everything (parity check included) is built beside `output_dir`, then
+  swapped in whole (`tfvocoder.io_utils.replace_dir`): a kill leaves the old
+  export or the new one, and no file of an older export survives.
+
   Args:
     model_dir: training model dir (config.json + checkpoints).
-    output_dir: created if missing; existing export files are replaced.
+    output_dir: created if missing; an existing one must be empty or an
+      earlier export (holding only files an export writes), and is replaced.
     formats: subset of ("saved_model", "tflite").
     checkpoint: a checkpoint prefix (e.g. DIR/ckpt-12); default the latest.
     chunk_frames, merge_frames: the TFLite files' fixed chunk sizes (frames
@@ -150,32 +146,96 @@ def export_model(model_dir: str, output_dir: str,
       TRANSPOSE_CONV, about 1.7x faster for the multiscale model under
       XNNPACK) and reflection padding as slices (about 1.4x for MelGAN).
   Raises:
-    ExportError: bad model dir / checkpoint, or a parity check below its
-      limit (the files and the report are written first).
+    ExportError: bad formats or --output_dir (before any slow work), bad
+      model dir / checkpoint, or parity below its limit (after the swap).
   """
   _check_formats(formats)
+  final = check_output_dir(output_dir)
   generator, config, checkpoint = load_generator(model_dir, checkpoint)
-  os.makedirs(output_dir, exist_ok=True)
   info = export_config(generator, config, chunk_frames, merge_frames,
                        checkpoint)
-  config_text = json.dumps(info, indent=2, sort_keys=True)
-  report = _report_head(generator, config, info, polyphase)
-  report["files"] = _write_models(generator, config, output_dir, formats,
-                                  config_text, chunk_frames, merge_frames,
-                                  polyphase)
-  _write_json(output_dir, EXPORT_CONFIG, config_text)
-  if check_parity:
-    report["parity"] = parity.measure(
-        generator, config, output_dir, formats, chunk_frames,
-        info["tflite"]["merge_frames"], parity_frames)
-  _write_json(output_dir, REPORT, json.dumps(report, indent=2,
-                                             sort_keys=True))
+  staging = staging_dir(final)
+  try:
+    report = _build(generator, config, info, staging, formats, polyphase,
+                    check_parity, parity_frames)
+    _publish(staging)
+    replace_dir(staging, final)
+    logging.info("%s: replaced with the new export", final)
+  finally:
+    if os.path.lexists(staging):
+      shutil.rmtree(staging, ignore_errors=True)
   failed = [name for name, p in report.get("parity", {}).items()
             if not p.get("ok", True)]
   if failed:
     raise ExportError(f"{output_dir}: parity below the limit for {failed}; "
                       f"see {os.path.join(output_dir, REPORT)}")
   return report
+
+
+def _build(generator, config: VocoderConfig, info: Dict, staging: str,
+           formats: Sequence[str], polyphase: bool, check_parity: bool,
+           parity_frames: Optional[int]) -> Dict:
+  """Writes the whole export into dir `staging`; returns the report (`info`:
+  the `export_config`; the other arguments as for `export_model`)."""
+  config_text = json.dumps(info, indent=2, sort_keys=True)
+  chunk_frames = info["tflite"]["chunk_frames"]
+  merge_frames = info["tflite"]["merge_frames"]     # None without bands
+  report = _report_head(generator, config, info, polyphase)
+  report["files"] = _write_models(generator, config, staging, formats,
+                                  config_text, chunk_frames, merge_frames,
+                                  polyphase)
+  atomic_write_text(os.path.join(staging, EXPORT_CONFIG), config_text)
+  if check_parity:
+    fault_point("export:parity")
+    report["parity"] = parity.measure(generator, config, staging, formats,
+                                      chunk_frames, merge_frames,
+                                      parity_frames)
+  atomic_write_text(os.path.join(staging, REPORT),
+                    json.dumps(report, indent=2, sort_keys=True))
+  return report
+
+
+def check_output_dir(output_dir: str) -> str:
+  """The real path of `output_dir` once it can take an export (see
+  `export_model`); restores a backup and removes temp dirs that a killed
+  export left beside it.
+
+  Raises:
+    ExportError: one line naming the path: a file where a dir is expected,
+      a parent that is not writable, or a dir an export must not replace.
+  """
+  final = os.path.realpath(output_dir)
+  ancestor = os.path.dirname(final)
+  while not os.path.lexists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    raise ExportError(f"--output_dir {output_dir}: {ancestor} is a file, "
+                      "not a directory")
+  if not os.access(ancestor, os.W_OK | os.X_OK):
+    raise ExportError(f"--output_dir {output_dir}: {ancestor} is not "
+                      "writable (the export is built beside the output dir)")
+  clean_dir_temps(final)
+  if os.path.lexists(final) and not os.path.isdir(final):
+    raise ExportError(f"--output_dir {output_dir}: is a file, not a "
+                      "directory")
+  if os.path.isdir(final):
+    _check_replaceable(output_dir, final)
+  return final
+
+
+def _check_replaceable(output_dir: str, final: str) -> None:
+  """ExportError unless dir `final` is empty or an export holding only
+  files exports write (user files are never deleted)."""
+  entries = sorted(os.listdir(final))
+  if entries and EXPORT_CONFIG not in entries:
+    raise ExportError(f"--output_dir {output_dir}: not empty and not an "
+                      f"export (no {EXPORT_CONFIG}); give a new or empty dir")
+  foreign = [entry for entry in entries if entry not in EXPORT_NAMES and not
+             any(entry.startswith(f".{name}.") for name in EXPORT_NAMES)]
+  if foreign:
+    raise ExportError(f"--output_dir {output_dir}: holds files an export "
+                      f"does not write ({', '.join(foreign[:3])}); move them "
+                      "out or give another dir")
 
 
 def _report_head(generator, config: VocoderConfig, info: Dict,
@@ -200,15 +260,9 @@ def _check_formats(formats: Sequence[str]) -> None:
                       f"subset of {FORMATS}")
 
 
-def _write_json(output_dir: str, name: str, text: str) -> None:
-  """`output_dir/name`, written atomically and readable by others."""
-  atomic_write_text(os.path.join(output_dir, name), text)
-  _publish(os.path.join(output_dir, name))
-
-
 def _write_models(generator, config: VocoderConfig, output_dir: str,
                   formats: Sequence[str], config_text: str, chunk_frames: int,
-                  merge_frames: int, polyphase: bool) -> Dict:
+                  merge_frames: Optional[int], polyphase: bool) -> Dict:
   """Writes the SavedModel and / or TFLite files; returns their report
   entries by file name. Weight norm is folded in both; `polyphase` rewrites
   (`formulations`) apply to TFLite only (TF runs both forms equally fast)."""
@@ -218,7 +272,7 @@ def _write_models(generator, config: VocoderConfig, output_dir: str,
     if "saved_model" in formats:
       files["saved_model"] = _write_saved_model(
           generator, config, output_dir, config_text)
-      logging.info("wrote %s/saved_model", output_dir)
+      logging.info("wrote saved_model")
     if polyphase:
       stack.enter_context(
           formulations.polyphase_transposed_convs(generator, plain))
@@ -226,5 +280,5 @@ def _write_models(generator, config: VocoderConfig, output_dir: str,
     if "tflite" in formats:
       files.update(_write_tflite(generator, config, output_dir, chunk_frames,
                                  merge_frames))
-      logging.info("wrote %s/vocoder_{fp32,fp16,int8}.tflite", output_dir)
+      logging.info("wrote vocoder_{fp32,fp16,int8}.tflite")
   return files

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import tensorflow as tf
 
 from tfvocoder import export
 from tfvocoder.config import tiny_config
+from tfvocoder.io_utils import KILL_AT_ENV
 from tfvocoder.training.model_dir import _checkpoint_tracked  # pylint: disable=protected-access
 from vocoder_models import (CHUNK_FRAMES, MERGE_FRAMES, exported,
                             healthy_generator, write_model_dir)
@@ -115,3 +118,80 @@ def test_cli_reports_errors_with_exit_status(tmp_path):
       text=True, timeout=120)
   assert run.returncode == 1
   assert f"{missing}: model dir does not exist" in run.stderr
+
+
+def _files(root):
+  """{relative path: bytes} of every file below `root`."""
+  out = {}
+  for directory, _, names in os.walk(root):
+    for name in names:
+      path = os.path.join(directory, name)
+      with open(path, "rb") as f:
+        out[os.path.relpath(path, root)] = f.read()
+  return out
+
+
+def test_killed_export_keeps_the_old_one_and_replaces_whole_sets(
+    tmp_path_factory, tmp_path):
+  """SIGKILL during the parity check leaves the old full export intact; the
+  next (SavedModel-only) export replaces the whole set: no stale TFLite
+  files, no temp dirs left beside it."""
+  old_dir, _, _, _ = exported(tmp_path_factory, "melgan")
+  out = tmp_path / "out"
+  shutil.copytree(old_dir, out)
+  old = _files(out)
+  model_dir = _model_dir(tmp_path)
+  run = subprocess.run(
+      [sys.executable, "-m", "export", f"--model_dir={model_dir}",
+       f"--output_dir={out}", "--formats=saved_model"], cwd=REPO,
+      env=dict(os.environ, **{KILL_AT_ENV: "export:parity"}),
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+  assert _files(out) == old
+  assert [p for p in os.listdir(tmp_path) if p.startswith(".out.tmp")]
+
+  export.export_model(model_dir, str(out), formats=["saved_model"])
+  assert sorted(os.listdir(out)) == ["export_config.json",
+                                     "export_report.json", "saved_model"]
+  assert sorted(os.listdir(tmp_path)) == ["model", "out"]
+  with open(out / "export_config.json") as f:
+    assert json.load(f)["config"]["melgan_ngf"] == 4
+
+
+def test_bad_output_dirs_are_refused_before_loading(tmp_path, monkeypatch):
+  monkeypatch.setattr(export.exporter, "load_generator", _never)
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  user = tmp_path / "user"
+  user.mkdir()
+  (user / "notes.txt").write_text("keep")
+  mixed = tmp_path / "mixed"
+  mixed.mkdir()
+  (mixed / "export_config.json").write_text("{}")
+  (mixed / "notes.txt").write_text("keep")
+  for path, error in [(a_file / "out", f"{a_file} is a file, not a dir"),
+                      (a_file, "is a file, not a directory"),
+                      (user, "not empty and not an export"),
+                      (mixed, r"holds files an export does not write "
+                       r"\(notes.txt\)")]:
+    with pytest.raises(export.ExportError, match=error):
+      export.export_model("unused", str(path))
+  assert (user / "notes.txt").read_text() == "keep"
+  assert (mixed / "notes.txt").read_text() == "keep"
+
+
+def _never(*args):
+  raise AssertionError("the model was loaded before the output dir check")
+
+
+def test_cli_output_dir_below_a_file_is_one_line(tmp_path):
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  run = subprocess.run(
+      [sys.executable, "-m", "export", f"--model_dir={tmp_path / 'none'}",
+       f"--output_dir={a_file / 'out'}"], cwd=REPO, capture_output=True,
+      text=True, timeout=120)
+  assert run.returncode == 1
+  assert "Traceback" not in run.stderr
+  assert (f"export: error: --output_dir {a_file / 'out'}: {a_file} is a "
+          "file, not a directory") in run.stderr

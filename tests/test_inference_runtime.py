@@ -1,7 +1,9 @@
 """`tfvocoder.inference.runtime`: loading exports, clear errors, op names."""
 
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,7 +13,10 @@ import pytest
 import tensorflow as tf
 
 from tfvocoder.inference import Vocoder
-from tfvocoder.inference.runtime import ModelLoadError, tflite_op_names
+from tfvocoder.inference.runtime import (ModelLoadError, SavedModelRuntime,
+                                         TFLiteRuntime, open_runtime,
+                                         tflite_op_names)
+from tfvocoder.io_utils import backup_path
 from vocoder_models import exported, music_mel
 
 _NO_TF_SCRIPT = textwrap.dedent("""
@@ -74,3 +79,58 @@ def test_tflite_runs_need_no_tensorflow(tmp_path_factory, tmp_path, model):
   got = np.load(tmp_path / "out.npy")
   assert got.shape == expected.shape
   assert np.abs(got - expected).max() <= 1e-6 * np.abs(expected).max()
+
+
+def test_dirs_holding_tflite_open_it_not_the_saved_model(tmp_path_factory,
+                                                         tmp_path, caplog):
+  """Trust: builtin TFLite cannot run file ops, a SavedModel graph can; so
+  an export dir, or a SavedModel dir with the fp32 file in it, opens the
+  TFLite file (logged); an export dir without one opens saved_model/."""
+  out_dir, _, _, _ = exported(tmp_path_factory, "melgan")
+  both = tmp_path / "both"
+  shutil.copytree(os.path.join(out_dir, "saved_model"), both)
+  shutil.copy(os.path.join(out_dir, "vocoder_fp32.tflite"), both)
+  caplog.set_level(logging.INFO, logger="absl")
+  for path in (out_dir, str(both)):
+    runtime = open_runtime(path)
+    assert isinstance(runtime, TFLiteRuntime)
+    assert runtime.path == os.path.join(path, "vocoder_fp32.tflite")
+    assert f"opening {runtime.path}" in caplog.text
+  saved_only = tmp_path / "saved_only"
+  shutil.copytree(os.path.join(out_dir, "saved_model"),
+                  saved_only / "saved_model")
+  shutil.copy(os.path.join(out_dir, "export_config.json"), saved_only)
+  runtime = open_runtime(str(saved_only))
+  assert isinstance(runtime, SavedModelRuntime)
+  assert runtime.path == str(saved_only / "saved_model")
+
+
+def _tflite_copy(out_dir, target):
+  os.makedirs(target)
+  for name in ("vocoder_fp32.tflite", "export_config.json"):
+    shutil.copy(os.path.join(out_dir, name), target)
+
+
+def test_files_of_two_exports_are_named(tmp_path_factory, tmp_path):
+  out_dir, _, _, config = exported(tmp_path_factory, "melgan")
+  mixed = tmp_path / "mixed"
+  _tflite_copy(out_dir, mixed)
+  info = json.loads((mixed / "export_config.json").read_text())
+  info["n_mels"] = info["config"]["n_mels"] = config.n_mels - 8
+  (mixed / "export_config.json").write_text(json.dumps(info))
+  with pytest.raises(ModelLoadError, match=r"vocoder_fp32.tflite: takes mel "
+                     rf"\[1, 64, {config.n_mels}\] .* files of different "
+                     "exports; re-export"):
+    open_runtime(str(mixed / "vocoder_fp32.tflite"))
+
+
+def test_export_killed_mid_swap_is_recovered_at_load(tmp_path_factory,
+                                                     tmp_path):
+  """The fallback swap's one gap (old dir renamed to its backup, new one
+  not yet in place) is closed when a model below it is opened."""
+  out_dir, _, _, _ = exported(tmp_path_factory, "melgan")
+  final = tmp_path / "out"
+  _tflite_copy(out_dir, backup_path(str(final)))
+  runtime = open_runtime(str(final / "vocoder_fp32.tflite"))
+  assert isinstance(runtime, TFLiteRuntime)
+  assert sorted(os.listdir(tmp_path)) == ["out"]

@@ -15,6 +15,11 @@ A TFLite file takes exactly `chunk_frames` mel frames (bands/audio) and
 `merge_frames` frames of bands (merge); a SavedModel takes any length.
 TensorFlow is imported only for SavedModels, so TFLite runs need only
 numpy and ai-edge-litert.
+
+Trust: a SavedModel is a TensorFlow graph, and graphs can read and write
+files (`tf.io` ops); builtin-op TFLite files cannot. So a dir holding both
+(e.g. an export dir) opens its `vocoder_fp32.tflite` (`resolve_model_path`);
+load SavedModels only from sources you trust.
 """
 
 import json
@@ -22,10 +27,15 @@ import os
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+from absl import logging
 
 from tfvocoder.config import VocoderConfig
+from tfvocoder.io_utils import recover_dir
 
 EXPORT_CONFIG = "export_config.json"
+# What a dir given as the model opens first (see the module docstring).
+PREFERRED_TFLITE = "vocoder_fp32.tflite"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 class ModelLoadError(RuntimeError):
@@ -46,6 +56,50 @@ def find_export_config(model_path: str) -> str:
   raise ModelLoadError(f"{model_path}: no {EXPORT_CONFIG} found (looked in "
                        f"{', '.join(candidates)}); re-export with "
                        "`python -m export`")
+
+
+def resolve_model_path(path: str) -> str:
+  """The file or dir `open_runtime` opens for `path`.
+
+  A `.tflite` file as given; a dir holding `vocoder_fp32.tflite` (an export
+  dir, or a SavedModel dir with one beside its graph) opens that file, not
+  the SavedModel (see the module docstring: trust); an export dir without
+  TFLite files opens its `saved_model/`. The choice is logged. A missing
+  path whose dir a killed export left as a backup is restored first
+  (`tfvocoder.io_utils.recover_dir`).
+  """
+  _recover_missing(path)
+  if not os.path.exists(path):
+    raise ModelLoadError(f"{path}: no such model (expected a SavedModel dir, "
+                         "an export dir or a .tflite file written by "
+                         "`python -m export`)")
+  if not os.path.isdir(path):
+    return path
+  tflite = os.path.join(path, PREFERRED_TFLITE)
+  if os.path.isfile(tflite):
+    logging.info("model %s: opening %s (TFLite before SavedModel: builtin "
+                 "TFLite ops cannot touch files, a SavedModel graph can)",
+                 path, tflite)
+    return tflite
+  inner = os.path.join(path, "saved_model")
+  if os.path.isdir(inner) and not any(
+      os.path.isfile(os.path.join(path, name)) for name in SAVED_MODEL_FILES):
+    logging.info("model %s: opening %s", path, inner)
+    return inner
+  return path
+
+
+def _recover_missing(path: str) -> None:
+  """Restores the backup of `path` or of its nearest missing ancestor, if
+  an export was killed while swapping that dir."""
+  path = os.path.abspath(path)
+  while not os.path.lexists(path):
+    if recover_dir(path):
+      return
+    parent = os.path.dirname(path)
+    if parent == path:
+      return
+    path = parent
 
 
 def load_export_config(model_path: str) -> Dict[str, Any]:
@@ -101,6 +155,18 @@ class Runtime:
     self.config: VocoderConfig = export_config["config"]
     self.has_bands = export_config["target_key"] == "bands"
 
+  def _check_mel_input(self, shape: List[Optional[int]],
+                       frames: Optional[int]) -> None:
+    """ModelLoadError unless the model's mel input `shape` `[batch, frames,
+    n_mels]` fits its export config (`frames` None: any); a misfit means
+    files of two exports were mixed."""
+    n_mels = self.config.n_mels
+    if shape[-1] != n_mels or (frames and shape[1] != frames):
+      raise ModelLoadError(
+          f"{self.path}: takes mel {list(shape)} but "
+          f"{find_export_config(self.path)} says n_mels={n_mels}, "
+          f"chunk_frames={frames}: files of different exports; re-export")
+
   def audio(self, mel: np.ndarray) -> np.ndarray:
     raise NotImplementedError
 
@@ -130,6 +196,8 @@ class SavedModelRuntime(Runtime):
     if missing:
       raise ModelLoadError(f"{path}: SavedModel lacks signature(s) "
                            f"{sorted(missing)}; re-export it")
+    spec = self._signatures["serving_default"].structured_input_signature
+    self._check_mel_input(spec[1]["mel"].shape.as_list(), None)
 
   def audio(self, mel):
     mel = self._tf.constant(np.asarray(mel, np.float32)[None])
@@ -170,6 +238,9 @@ class TFLiteRuntime(Runtime):
                            f"{sorted(names)}; re-export it")
     self._runners = {name: self._interpreter.get_signature_runner(name)
                      for name in names}
+    inputs = self._runners["serving_default"].get_input_details()
+    self._check_mel_input([int(n) for n in inputs["mel"]["shape"]],
+                          self.chunk_frames)
 
   def _check(self, what, frames, expected):
     if frames != expected:
@@ -196,10 +267,9 @@ class TFLiteRuntime(Runtime):
 
 
 def open_runtime(path: str, num_threads: int = 2) -> Runtime:
-  """A `Runtime` for a SavedModel dir or `.tflite` file (clear errors)."""
-  if not os.path.exists(path):
-    raise ModelLoadError(f"{path}: no such model (expected a SavedModel dir "
-                         "or a .tflite file written by `python -m export`)")
+  """A `Runtime` for a SavedModel dir, an export dir or a `.tflite` file
+  (which one: `resolve_model_path`); clear errors."""
+  path = resolve_model_path(path)
   export_config = load_export_config(path)
   if os.path.isdir(path):
     return SavedModelRuntime(path, export_config)
