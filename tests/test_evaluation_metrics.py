@@ -152,3 +152,19 @@ def test_snr_db_of_arrays():
   block = reference[:2000].reshape(4, 500).astype(np.float32)
   np.testing.assert_allclose(metrics.snr_db(block, 0.9 * block), 20.0,
                              atol=1e-4)
+
+
+def test_silent_reference():
+  t = np.arange(RATE) / RATE
+  np.testing.assert_allclose(metrics.rms_dbfs(np.sin(2 * np.pi * 440 * t)),
+                             -3.0103, atol=1e-3)
+  assert metrics.rms_dbfs(np.zeros(100)) == -np.inf
+  # All zeros, or far below audible (-120 dB): no reference. Why: the
+  # spectral convergence divides by its energy and explodes.
+  for real in (np.zeros(RATE), 1e-6 * _noise(seed=1) / 0.1):
+    reason = metrics.silent_reference(real)
+    assert reason.startswith("silent reference (RMS ") and "-90 dB" in reason
+    assert metrics.mr_stft(real, _noise(), CONFIG)["sc"] > 1e4
+  # Quiet but audible (-60 dB RMS) is a reference like any other.
+  assert metrics.silent_reference(1e-3 * _noise() / 0.1) is None
+  assert metrics.silent_reference(_noise()) is None

@@ -8,10 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 import eval_fixtures
 from tfvocoder.config import tiny_config
 from tfvocoder.evaluation import EvaluateError, run as run_lib
+from tfvocoder.evaluation.examples import Example
 from tfvocoder.evaluation.systems import ModelSystem
 
 
@@ -50,6 +52,17 @@ def test_argument_errors(tmp_path):
     run_lib.evaluate(["m"], str(tmp_path / "out"), data_dir="d",
                      export_dirs=["a", "b"])
   assert not os.path.exists(tmp_path / "out")
+  # An output dir that cannot hold files: named before any slow work (the
+  # model dir "m" and the data "d" are never looked at).
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  for out, expected in [
+      (blocker, f"output dir {blocker}: exists and is not a directory"),
+      (blocker / "out", f"output dir {blocker / 'out'}: cannot be created, "
+                        f"{blocker} is not a directory")]:
+    with pytest.raises(EvaluateError) as raised:
+      run_lib.evaluate(["m"], str(out), data_dir="d")
+    assert str(raised.value) == expected
 
 
 def test_failed_export_is_reported_not_raised(tmp_path):
@@ -71,3 +84,55 @@ def test_json_dumps_plain_numbers_and_null():
                              4: None})
   assert json.loads(text) == {"a": 0.5, "b": [3, 2.0], "c": [None, None],
                               "4": None}
+
+
+def _example(name, audio):
+  return Example(name, f"/x/{name}", np.asarray(audio, np.float32),
+                 np.zeros((1, 32), np.float32))
+
+
+def test_skip_silent_examples():
+  rng = np.random.default_rng(0)
+  loud, faint = 0.1 * rng.standard_normal(4096), 1e-7 * rng.standard_normal(
+      4096)
+  kept, skipped = run_lib.skip_silent([
+      _example("a", loud), _example("zeros", np.zeros(4096)),
+      _example("faint", faint)])
+  assert [e.name for e in kept] == ["a"]
+  assert [(s["name"], s["source"], s["samples"]) for s in skipped] == [
+      ("zeros", "/x/zeros", 4096), ("faint", "/x/faint", 4096)]
+  assert all(s["reason"].startswith("silent reference") for s in skipped)
+  with pytest.raises(EvaluateError, match="no example left to evaluate: "
+                     "/x/zeros: silent reference"):
+    run_lib.skip_silent([_example("zeros", np.zeros(4096))])
+
+
+def test_silent_reference_is_skipped_and_reported(tmp_path):
+  # Griffin-Lim only, two short files: one music-like, one all zeros.
+  config = tiny_config()
+  t = np.arange(config.sample_rate) / config.sample_rate
+  tone, silent = str(tmp_path / "tone.wav"), str(tmp_path / "silent.wav")
+  sf.write(tone, 0.3 * np.sin(2 * np.pi * 440 * t), config.sample_rate)
+  sf.write(silent, np.zeros_like(t), config.sample_rate)
+  out = str(tmp_path / "report")
+  result = run_lib.evaluate([], out, audio_files=[tone, silent], gl_iters=2,
+                            speed_seconds=0.25, speed_repeats=1, tflite=False)
+  with open(os.path.join(out, "metrics.json")) as f:
+    saved = json.load(f)
+  assert [e["name"] for e in saved["examples"]] == ["tone.wav"]
+  assert [(s["name"], s["source"]) for s in saved["skipped"]] == [
+      ("silent.wav", silent)]
+  assert saved["skipped"][0]["reason"].startswith("silent reference (RMS ")
+  # The means are those of the audible example alone: finite, the phase
+  # figure too (a silent reference has none).
+  mean = saved["systems"][0]["metrics"]
+  assert mean["mr_stft"] == saved["examples"][0]["metrics"]["griffin_lim"][
+      "mr_stft"]
+  assert mean["mr_stft"]["overall"] < 10
+  assert mean["phase_coherence"]["overall"] is not None
+  assert result["skipped"] == saved["skipped"]
+  with open(os.path.join(out, "report.html")) as f:
+    page = f.read()
+  assert "1 example(s) left out of every figure" in page
+  assert f"skipped silent.wav ({silent}): silent reference" in page
+  assert page.count("<audio") == 2           # real + Griffin-Lim of one

@@ -1,7 +1,9 @@
 """tfvocoder.inference.files: audio / mel in, 16-bit wav, clear errors
 (the library of `python -m tfvocoder.vocode`)."""
 
+import errno
 import os
+import types
 
 import numpy as np
 import pytest
@@ -12,8 +14,11 @@ from tfvocoder import dsp
 from tfvocoder.config import tiny_config
 from tfvocoder.evaluation.metrics import snr_db
 from tfvocoder.inference import Vocoder
-from tfvocoder.inference.files import (ModelError, Outcome, audio_log_mel,
-                                       output_path, vocode_files)
+from tfvocoder.inference import files as files_lib
+from tfvocoder.inference.files import (InputError, ModelError, Outcome,
+                                       OutputError, audio_log_mel,
+                                       load_mel_npy, mel_range, output_path,
+                                       plan_outputs, vocode_files)
 from vocoder_models import exported, music_mel
 
 
@@ -125,7 +130,167 @@ def test_output_names_and_messages(tmp_path):
       "out", "song.wav")
   assert output_path("/b/song.flac", "out", used) == os.path.join(
       "out", "song.flac.wav")                  # the extension kept on a clash
+  # The same base name three times: numbered, never the same output twice.
+  names = [os.path.basename(output_path(f"/{d}/x.npy", "out", used))
+           for d in "abcd"]
+  assert names == ["x.wav", "x.npy.wav", "x-2.wav", "x-3.wav"]
   ok = Outcome("in.npy", "out/in.wav", seconds=3.0, elapsed=0.5)
   assert ok.message == ("in.npy -> out/in.wav: 3.00 s of audio in 0.50 s "
                         "(6.0x real time)")
   assert Outcome("x", error="why").message == "vocode: error: x: why"
+
+
+def test_same_names_get_distinct_outputs(tmp_path_factory, tmp_path):
+  out_dir, _, _, config = exported(tmp_path_factory, "melgan")
+  inputs = []
+  for i, d in enumerate("abc"):
+    os.makedirs(tmp_path / d)
+    inputs.append(str(tmp_path / d / "x.npy"))
+    np.save(inputs[-1], music_mel(config, 20 + 10 * i, seed=i))
+  outcomes = list(vocode_files(inputs, os.path.join(
+      out_dir, "vocoder_fp32.tflite"), str(tmp_path / "o")))
+  targets = [os.path.basename(o.target) for o in outcomes]
+  assert targets == ["x.wav", "x.npy.wav", "x-2.wav"]
+  # Each output is its own input's (its length says which).
+  for i, name in enumerate(targets):
+    assert sf.info(str(tmp_path / "o" / name)).frames == (
+        (20 + 10 * i) * config.hop_length)
+
+
+def _refused(inputs, output_dir, overwrite=False):
+  """The problem lines of the OutputError that `plan_outputs` raises."""
+  with pytest.raises(OutputError) as raised:
+    plan_outputs(inputs, output_dir, overwrite)
+  return raised.value.problems
+
+
+def test_never_replaces_an_input(tmp_path):
+  song = tmp_path / "rec" / "song.wav"
+  os.makedirs(song.parent)
+  song.write_bytes(b"the only copy")
+  # Output dir = the input's dir, as given, through a symlink, or with
+  # --overwrite: always refused, one line naming the input.
+  os.symlink(song.parent, tmp_path / "link")
+  for output_dir, overwrite in [(song.parent, False), (song.parent, True),
+                                (tmp_path / "link", True)]:
+    (line,) = _refused([str(song)], str(output_dir), overwrite)
+    assert line.startswith(f"{song}: its output ") and "is the input" in line
+  # Another input's output lands on this one (it would be read later).
+  other = tmp_path / "a" / "song.npy"
+  os.makedirs(other.parent)
+  np.save(other, np.zeros((4, 32), np.float32))
+  (line,) = _refused([str(other), str(song)], str(song.parent), True)
+  assert line.startswith(f"{other}: ") and f"replace the input {song}" in line
+  # A hard link to the input where an output goes: the same file.
+  os.makedirs(tmp_path / "o")
+  os.link(song, tmp_path / "o" / "song.wav")
+  (line,) = _refused([str(song)], str(tmp_path / "o"), True)
+  assert "is the input itself" in line
+  assert song.read_bytes() == b"the only copy"
+
+
+def test_existing_outputs_need_overwrite(tmp_path_factory, tmp_path):
+  out_dir, _, _, config = exported(tmp_path_factory, "melgan")
+  model = os.path.join(out_dir, "vocoder_fp32.tflite")
+  inputs = [str(tmp_path / f"{n}.npy") for n in ("a", "b", "c")]
+  for i, path in enumerate(inputs):
+    np.save(path, music_mel(config, 20, seed=i))
+  target = tmp_path / "o"
+  os.makedirs(target)
+  for n in ("a", "c"):
+    (target / f"{n}.wav").write_bytes(b"keep")
+  # Every clash is named before any work: nothing is written, not even b.
+  problems = _refused(inputs, str(target))
+  assert problems == [f"{inputs[i]}: output {target / n}.wav exists; pass "
+                      "--overwrite to replace it" for i, n in [(0, "a"),
+                                                               (2, "c")]]
+  with pytest.raises(OutputError):
+    list(vocode_files(inputs, model, str(target)))
+  assert sorted(os.listdir(target)) == ["a.wav", "c.wav"]
+  assert (target / "a.wav").read_bytes() == b"keep"
+  outcomes = list(vocode_files(inputs, model, str(target), overwrite=True))
+  assert all(o.error is None for o in outcomes)
+  assert sf.info(str(target / "a.wav")).frames == 20 * config.hop_length
+  # A directory where an output goes: named, even with --overwrite.
+  os.remove(target / "b.wav")
+  os.makedirs(target / "b.wav")
+  assert _refused(inputs, str(target), overwrite=True) == [
+      f"{inputs[1]}: output {target / 'b.wav'} is a directory"]
+
+
+def test_output_dir_that_cannot_hold_files(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  missing_model = str(tmp_path / "nowhere.tflite")
+  for output_dir, expected in [
+      (blocker, f"output dir {blocker}: exists and is not a directory"),
+      (blocker / "out", f"output dir {blocker / 'out'}: cannot be created, "
+                        f"{blocker} is not a directory")]:
+    # Refused before the model is opened (the missing model is not the
+    # error) and before anything is read.
+    with pytest.raises(OutputError) as raised:
+      list(vocode_files([str(tmp_path / "x.npy")], missing_model,
+                        str(output_dir)))
+    assert raised.value.problems == [expected]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_dir_without_write_permission(tmp_path):
+  locked = tmp_path / "locked"
+  os.makedirs(locked)
+  os.chmod(locked, 0o500)
+  try:
+    assert _refused(["x.npy"], str(locked / "out")) == [
+        f"output dir {locked / 'out'}: not writable ({locked})"]
+  finally:
+    os.chmod(locked, 0o700)
+
+
+def test_mel_values_outside_the_log10_range(tmp_path, monkeypatch):
+  config = tiny_config()
+  monkeypatch.setattr(files_lib, "CHECK_BLOCK_FRAMES", 8)  # many blocks
+  floor, ceiling = mel_range(config)
+  assert floor == pytest.approx(np.log10(config.log_floor) - 3)
+  assert 4 < ceiling < 5
+  good = music_mel(config, 30, seed=1)
+  assert floor + 3 <= good.min() and good.max() < ceiling - 3
+  cases = {
+      "float32_1e30": (np.full((40, config.n_mels), 1e30, np.float32),
+                       "values from 1e+30 to 1e+30"),
+      # Finite in float64, inf once cast to float32: still its value.
+      "float64_1e300": (np.full((40, config.n_mels), 1e300, np.float64),
+                        "values from 1e+300 to 1e+300"),
+      "natural_log": (np.log(np.full((40, config.n_mels), 1e-5)),
+                      "values from -11.51 to -11.51"),
+  }
+  # One outlier in a later checked block is found too.
+  late = np.concatenate([good, good]).astype(np.float64)
+  late[-1, 3] = -40.0
+  cases["late_outlier"] = (late, "values from -40 to")
+  for name, (value, expected) in cases.items():
+    path = str(tmp_path / f"{name}.npy")
+    np.save(path, value)
+    with pytest.raises(InputError) as raised:
+      load_mel_npy(path, config)
+    message = str(raised.value)
+    assert message.startswith(expected), (name, message)
+    assert f"outside [{floor:.3g}, {ceiling:.3g}]" in message
+    assert "log10(log_floor) = -5" in message and "\n" not in message
+  # The range's own ends (silence at the floor) are accepted.
+  path = str(tmp_path / "silence.npy")
+  np.save(path, np.full((40, config.n_mels), np.log10(config.log_floor)))
+  assert load_mel_npy(path, config).shape == (40, config.n_mels)
+
+
+def test_failed_write_is_an_outcome(tmp_path, monkeypatch):
+  # A full disk while writing: that input's one-line error, no traceback.
+  def full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+  monkeypatch.setattr(files_lib, "write_wav", full_disk)
+  config = tiny_config()
+  mel = str(tmp_path / "x.npy")
+  np.save(mel, music_mel(config, 10))
+  stub = types.SimpleNamespace(config=config)
+  outcome = files_lib._vocode_one(stub, mel, str(tmp_path / "x.wav"), 30.0)  # pylint: disable=protected-access
+  assert outcome.error == (f"cannot write {tmp_path / 'x.wav'} "
+                           f"({os.strerror(errno.ENOSPC)})")

@@ -52,3 +52,52 @@ def test_cli_prints_a_line_per_input(tmp_path_factory, tmp_path):
   assert _vocode(good, model, f"--output_dir={tmp_path / 'w2'}").returncode == 0
   run = _vocode(model, f"--output_dir={tmp_path / 'w3'}")
   assert run.returncode == 2 and "no INPUT given" in run.stderr
+
+
+def test_cli_refuses_before_any_work(tmp_path_factory, tmp_path):
+  # The output dir is the input's own dir: the recording is never replaced
+  # (not even with --overwrite), and an existing output is named; nothing
+  # is vocoded (not even the harmless input), exit status 1, no traceback.
+  out_dir, _, _, config = exported(tmp_path_factory, "melgan")
+  model = f"--model={os.path.join(out_dir, 'vocoder_fp32.tflite')}"
+  rec = tmp_path / "rec"
+  os.makedirs(rec)
+  song, mel, old = rec / "song.wav", rec / "mel.npy", rec / "old.npy"
+  song.write_bytes(b"the only copy")
+  for path in (mel, old):
+    np.save(path, music_mel(config, 20, seed=2))
+  (rec / "old.wav").write_bytes(b"an earlier output")
+  for flag in ([], ["--overwrite"]):
+    run = _vocode(str(song), str(old), str(mel), model, f"--output_dir={rec}",
+                  *flag)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    lines = [l for l in run.stderr.splitlines() if l.startswith("vocode:")]
+    assert lines[0] == (f"vocode: error: {song}: its output {song} is the "
+                        "input itself; choose another --output_dir (no flag "
+                        "replaces an input)")
+    if not flag:
+      assert lines[1:] == [f"vocode: error: {old}: output {rec / 'old.wav'} "
+                           "exists; pass --overwrite to replace it"]
+    assert sorted(os.listdir(rec)) == ["mel.npy", "old.npy", "old.wav",
+                                       "song.wav"]
+  assert song.read_bytes() == b"the only copy"
+  # --overwrite replaces an earlier output (and only that).
+  run = _vocode(str(old), model, f"--output_dir={rec}", "--overwrite")
+  assert run.returncode == 0, run.stderr[-2000:]
+  assert run.stdout.startswith(f"{old} -> {rec / 'old.wav'}: ")
+  assert (rec / "old.wav").read_bytes()[:4] == b"RIFF"
+
+
+def test_cli_output_dir_that_is_a_file(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  mel = str(tmp_path / "x.npy")
+  np.save(mel, np.zeros((10, 32), np.float32))
+  for output_dir, expected in [
+      (blocker, "exists and is not a directory"),
+      (blocker / "out", f"cannot be created, {blocker} is not a directory")]:
+    run = _vocode(mel, f"--model={tmp_path / 'nowhere.tflite'}",
+                  f"--output_dir={output_dir}")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    lines = [l for l in run.stderr.splitlines() if l.startswith("vocode:")]
+    assert lines == [f"vocode: error: output dir {output_dir}: {expected}"]

@@ -21,9 +21,14 @@ temporary dir; left out with the reason when export fails or --notflite),
 and of Griffin-Lim.
 
 Output: OUT/metrics.json (everything, per example and averaged), and
-OUT/report.html with OUT/assets/ (`tfvocoder.evaluation.report`). Bad input
-(model dir, data, audio file) is one line `evaluate: error: ...` naming the
-path, exit status 1.
+OUT/report.html with OUT/assets/ (`tfvocoder.evaluation.report`). An example
+whose real audio is silent (RMS at or below -90 dB re full scale, e.g. all
+zeros: `metrics.silent_reference`) is skipped with a warning, and listed
+with the reason in metrics.json ("skipped"), on the page and in the printed
+summary. Bad input (model dir, data, audio file, an OUT that cannot be
+created or written, every example silent) is one line
+`evaluate: error: ...` naming the path, exit status 1; OUT is checked
+before any slow work.
 
 This module is the command line only; the run is
 `tfvocoder.evaluation.run.evaluate` (see `tfvocoder.evaluation`).
@@ -37,7 +42,7 @@ import tensorflow as tf
 
 from tfvocoder.evaluation import EvaluateError
 from tfvocoder.evaluation.griffin_lim import N_ITER
-from tfvocoder.evaluation.report import summary_table
+from tfvocoder.evaluation.report import skipped_lines, summary_table
 from tfvocoder.evaluation.run import evaluate
 
 
@@ -89,6 +94,8 @@ def main(argv):
     print(f"evaluate: error: {e}", file=sys.stderr)
     return 1
   print(summary_table(result))
+  for line in skipped_lines(result):
+    print(line)
   print(f"report: {os.path.join(FLAGS.output_dir, 'report.html')}")
   return 0
 

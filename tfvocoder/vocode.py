@@ -1,18 +1,27 @@
 """Vocode audio files or log-mels with an exported model.
 
   python -m tfvocoder.vocode INPUT... --model=PATH --output_dir=DIR
+      [--overwrite]
 
 INPUT is an audio file (wav/flac/ogg/mp3: resynthesis, audio -> log-mel ->
 vocoder) or a `.npy` log-mel `[frames, n_mels]` (e.g. from an upstream
 model); PATH a SavedModel dir or a `.tflite` file written by
 `python -m export`. Each input becomes `DIR/<name>.wav`, 16-bit PCM at the
 model's sample rate, written to a temporary file and renamed when complete.
-Prints one line per input with its x-real-time; long inputs log progress.
+Inputs with the same name get unique outputs (`x.wav`, `x.npy.wav`,
+`x-2.wav`, ...; `tfvocoder.inference.files.output_path`). Prints one line
+per input, `INPUT -> OUTPUT` with its x-real-time; long inputs log progress.
 
-A bad input (wrong mel width or rank, NaN/inf, empty or unreadable file)
-gets a one-line error naming it and what was expected; the others are
-still processed, and the exit status is 1 if any input failed (also when
-the model cannot be loaded; 2 when no INPUT is given).
+Checked before any work, for all inputs (one line each, exit status 1,
+nothing written): DIR must be (or be creatable as) a writable directory; no
+output may replace an input (whatever the flags); an existing output file is
+replaced only with --overwrite.
+
+A bad input (wrong mel width or rank, NaN/inf, values far outside the
+range of log10 magnitudes, empty or unreadable file) gets a one-line error
+naming it and what was expected; the others are still processed, and the
+exit status is 1 if any input failed (also when the model cannot be loaded;
+2 when no INPUT is given).
 
 This module is the command line only; the library is
 `tfvocoder.inference.files`.
@@ -39,6 +48,8 @@ def define_flags() -> None:
                     "tfvocoder.inference.streaming_merge).")
   flags.DEFINE_float("progress_seconds", 30.0, "Log progress for inputs "
                      "longer than this many seconds of audio.")
+  flags.DEFINE_bool("overwrite", False, "Replace existing output files "
+                    "(never an input).")
 
 
 FLAGS = flags.FLAGS
@@ -54,9 +65,14 @@ def main(argv: List[str]) -> Optional[int]:
   try:
     for outcome in files.vocode_files(inputs, FLAGS.model, FLAGS.output_dir,
                                       FLAGS.num_threads, FLAGS.live,
-                                      FLAGS.progress_seconds):
+                                      FLAGS.progress_seconds,
+                                      overwrite=FLAGS.overwrite):
       failed += outcome.error is not None
       print(outcome.message, file=sys.stderr if outcome.error else sys.stdout)
+  except files.OutputError as e:
+    for problem in e.problems:
+      print(f"vocode: error: {problem}", file=sys.stderr)
+    return 1
   except files.ModelError as e:
     print(f"vocode: error: {e}", file=sys.stderr)
     return 1

@@ -32,6 +32,12 @@ Definitions (S = |STFT|, natural log, magnitudes floored at `MAG_FLOOR`):
   (cross-bin STFT phase increment) error of fake against real within 40 Hz
   of each band edge, minus the same error 40-120 Hz from it, in radians
   (see its docstring).
+
+A silent reference (`silent_reference`: RMS at or below `SILENT_DBFS`,
+e.g. all zeros) has no spectrum to compare with: MR-STFT's spectral
+convergence divides by its (floored) energy, 1e7 and more for any audible
+output, and the phase error has no weights. The evaluation skips such
+examples (`tfvocoder.evaluation.run`) instead of averaging them in.
 """
 
 import functools
@@ -48,6 +54,7 @@ PHASE_FFT = 2048            # samples; 10.8 Hz bins at 22 050 Hz
 PHASE_EDGE_HZ = 40.0        # half-width of the zone around each band edge
 MAG_FLOOR = 1e-5            # |STFT| floor before logs
 ENERGY_FLOOR = 1e-10        # bin pairs this far below the loudest: silent
+SILENT_DBFS = -90.0         # reference RMS (dB re 1) at or below: silent
 
 Distance = Dict[str, object]
 
@@ -127,6 +134,32 @@ def internal_edges_hz(config: VocoderConfig) -> List[float]:
           for low, _ in band_bin_ranges(n, config)[:-1]]
 
 
+def rms_dbfs(audio: np.ndarray) -> float:
+  """RMS level of `[samples]` audio in dB re 1 (full scale); -inf for all
+  zeros (a full-scale sine: -3 dB)."""
+  audio = np.asarray(audio, np.float64).reshape(-1)
+  mean_square = float(np.mean(np.square(audio))) if audio.size else 0.0
+  return 10 * float(np.log10(mean_square)) if mean_square > 0 else -np.inf
+
+
+def silent_reference(real: np.ndarray) -> Optional[str]:
+  """Why `real` cannot be a reference (one line), or None.
+
+  Args:
+    real: `[samples]` float reference audio.
+  Returns:
+    a reason when its RMS is at or below `SILENT_DBFS` (all zeros, or far
+    below audible: the noise floor of 16-bit audio is about -101 dB), where
+    `mr_stft`'s spectral convergence has nothing to divide by; else None.
+  """
+  level = rms_dbfs(real)
+  if level > SILENT_DBFS:
+    return None
+  return (f"silent reference (RMS {level:.1f} dB re full scale, at or below "
+          f"{SILENT_DBFS:g} dB): MR-STFT's spectral convergence and the "
+          "phase error are undefined")
+
+
 def _pair(real, fake):
   real = np.asarray(real, np.float64).reshape(-1)
   fake = np.asarray(fake, np.float64).reshape(-1)
@@ -199,7 +232,8 @@ def mr_stft(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
   Returns:
     {"overall", "sc", "log_mag", "bands", "bands_sc", "bands_log_mag"};
     "overall" = "sc" + "log_mag", each the mean over `ffts`. A gain g gives
-    sc = |1 - g|, log_mag = |ln g|.
+    sc = |1 - g|, log_mag = |ln g|. Meaningless for a silent `real`
+    (`silent_reference`): sc is then ||S_f|| / `MAG_FLOOR`, ~1e7.
   """
   real, fake = _pair(real, fake)
   sc, lm = [], []

@@ -278,6 +278,21 @@ def _example_html(i, entry, files, systems, real_slug) -> str:
           f"<div class=row>{''.join(cells)}</div>")
 
 
+def skipped_lines(result) -> List[str]:
+  """One line per example left out of the evaluation (`result["skipped"]`:
+  a silent reference), naming it and why."""
+  return [f"skipped {s['name']} ({s['source']}): {s['reason']}"
+          for s in result.get("skipped", [])]
+
+
+def _skipped_html(result) -> str:
+  lines = skipped_lines(result)
+  if not lines:
+    return ""
+  return (f"<p class=note>{len(lines)} example(s) left out of every figure:"
+          "<br>" + "<br>".join(html.escape(l) for l in lines) + "</p>")
+
+
 def render_html(result, assets, charts, config) -> str:
   systems = result["systems"]
   data = result["data"]
@@ -297,6 +312,7 @@ def render_html(result, assets, charts, config) -> str:
 Distances: lower is better, 0 for identical audio; bands by
 <code>band_edges_hz</code>; see
 <code>tfvocoder/evaluation/metrics.py</code>.</p>
+{_skipped_html(result)}
 {_tables(result, config)}
 <h2>Charts</h2><div class=charts>{chart_imgs}</div>
 <h2>Examples</h2>

@@ -2,8 +2,11 @@
 speed; metrics.json and report.html (`evaluate`, behind
 `python -m tfvocoder.evaluate`, whose docstring describes the run).
 
-Steps: `systems.load_systems` (models + Griffin-Lim), `examples.choose_examples`
-(held-out windows and audio files, with their log-mels), every system's
+Steps: the output dir checked (`inference.files.output_dir_problem`, before
+any slow work), `systems.load_systems` (models + Griffin-Lim),
+`examples.choose_examples` (held-out windows and audio files, with their
+log-mels) less the silent ones (`skip_silent`: `metrics.silent_reference`,
+listed in metrics.json "skipped" and on the page), every system's
 `vocode_all` of the mels, `metrics.all_metrics` of each output against the
 real audio (and their means), speed on `cost.speed_mel` (Keras /
 librosa, and the fp32 TFLite file of each model: from its `--export_dir`,
@@ -16,7 +19,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
@@ -28,17 +31,49 @@ from tfvocoder.evaluation.griffin_lim import N_ITER
 from tfvocoder.evaluation.systems import (SIGNAL_FIELDS, Lineup, ModelSystem,
                                           System, load_systems)
 from tfvocoder.export import export_model
+from tfvocoder.inference.files import output_dir_problem
 from tfvocoder.io_utils import atomic_write_text
 
 Outputs = Dict[str, List[np.ndarray]]      # system slug -> audio per example
 
 
-def _check_arguments(model_dirs, data_dir, audio_files, export_dirs) -> None:
+def _check_arguments(model_dirs, output_dir, data_dir, audio_files,
+                     export_dirs) -> None:
   if not data_dir and not audio_files:
     raise EvaluateError("give --data_dir (held-out shards) and/or --audio")
   if export_dirs and len(export_dirs) != len(model_dirs):
     raise EvaluateError(f"{len(export_dirs)} --export_dir for "
                         f"{len(model_dirs)} --model_dir; give one per model")
+  problem = output_dir_problem(output_dir)
+  if problem:
+    raise EvaluateError(problem)
+
+
+def skip_silent(examples: Sequence[Example]) -> Tuple[List[Example],
+                                                      List[Dict]]:
+  """The examples with a usable reference, and the skipped ones.
+
+  Returns:
+    (kept examples, [{"name", "source", "samples", "reason"}] of those whose
+    real audio is silent (`metrics.silent_reference`), each logged as a
+    warning).
+  Raises:
+    EvaluateError: every example is silent.
+  """
+  kept, skipped = [], []
+  for example in examples:
+    reason = metrics.silent_reference(example.audio)
+    if reason is None:
+      kept.append(example)
+      continue
+    logging.warning("skipping example %s (%s): %s", example.name,
+                    example.source, reason)
+    skipped.append({"name": example.name, "source": example.source,
+                    "samples": int(len(example.audio)), "reason": reason})
+  if not kept:
+    raise EvaluateError(f"no example left to evaluate: {skipped[0]['source']}"
+                        f": {skipped[0]['reason']}")
+  return kept, skipped
 
 
 def vocode_examples(systems: Sequence[System],
@@ -97,8 +132,9 @@ def speed(system: System, mel: np.ndarray, repeats: int, tflite: bool,
   return figures
 
 
-def _result(lineup: Lineup, examples: Sequence[Example], scores, speeds,
-            data: Dict, speed_audio_seconds: float, threads: int) -> Dict:
+def _result(lineup: Lineup, examples: Sequence[Example], skipped, scores,
+            speeds, data: Dict, speed_audio_seconds: float,
+            threads: int) -> Dict:
   """What metrics.json holds (the assets are added by `evaluate`)."""
   config = lineup.config
   return {
@@ -114,6 +150,7 @@ def _result(lineup: Lineup, examples: Sequence[Example], scores, speeds,
       "examples": [{"name": e.name, "source": e.source,
                     "samples": int(len(e.audio)), "metrics": m}
                    for e, m in zip(examples, scores)],
+      "skipped": list(skipped),
   }
 
 
@@ -127,13 +164,17 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
              batch_size: int = 4) -> Dict:
   """Runs the evaluation (`tfvocoder.evaluate`'s docstring: the flags of
   the same names); writes OUT/metrics.json and OUT/report.html; returns
-  what metrics.json holds. Raises EvaluateError on bad input."""
-  _check_arguments(model_dirs, data_dir, audio_files, export_dirs)
+  what metrics.json holds. Examples with a silent reference are left out
+  (`skip_silent`; listed in its "skipped"). Raises EvaluateError on bad
+  input (an output dir that cannot hold files: before any slow work)."""
+  _check_arguments(model_dirs, output_dir, data_dir, audio_files,
+                   export_dirs)
   start = time.perf_counter()
   lineup = load_systems(model_dirs, gl_iters, seed, batch_size)
   config = lineup.config
-  chosen = choose_examples(config, data_dir, split, examples, seconds, seed,
-                           audio_files, max_audio_seconds)
+  chosen, skipped = skip_silent(choose_examples(
+      config, data_dir, split, examples, seconds, seed, audio_files,
+      max_audio_seconds))
   outputs = vocode_examples(lineup.systems, chosen)
   scores = score(lineup.systems, chosen, outputs, config)
   mel = cost.speed_mel(config, speed_seconds, seed)
@@ -143,7 +184,7 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
   data = {"data_dir": data_dir and os.path.abspath(data_dir), "split": split,
           "audio_files": list(audio_files), "seconds": seconds, "seed": seed,
           "examples": len(chosen)}
-  result = _result(lineup, chosen, scores, speeds, data,
+  result = _result(lineup, chosen, skipped, scores, speeds, data,
                    len(mel) / config.frame_rate, threads)
   assets = report.write_report(output_dir, result, chosen, outputs, config)
   for entry, files in zip(result["examples"], assets):

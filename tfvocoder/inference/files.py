@@ -3,18 +3,26 @@ behind `python -m tfvocoder.vocode`, whose docstring gives the contract).
 
 An input is an audio file (wav/flac/ogg/mp3: resynthesis from its own
 log-mel, `audio_log_mel`) or a `.npy` log-mel `[frames, n_mels]`
-(`load_mel_npy`, memory-mapped and checked block by block). Each becomes
+(`load_mel_npy`, memory-mapped and checked block by block: finite, and
+within `mel_range` of log10 magnitudes). Each becomes
 `<output_dir>/<name>.wav` at the model's sample rate, streamed through
 `Vocoder.stream` into a temporary file renamed when complete
 (`tfvocoder.io_utils.atomic_path`). A bad input is an `InputError` whose
 one-line message says what was expected; `vocode_files` reports it as that
 input's `Outcome` and goes on with the others.
+
+Before any work `plan_outputs` names every output (`output_names`: unique,
+inputs with the same name get numbered outputs) and refuses the run, with an
+`OutputError` of one line per problem, when the output dir cannot hold files
+(`output_dir_problem`), an output would replace an input, or an output
+exists and `overwrite` is off.
 """
 
 import dataclasses
+import itertools
 import os
 import time
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
@@ -27,6 +35,7 @@ from tfvocoder.inference.vocoder import Vocoder
 from tfvocoder.io_utils import atomic_path
 
 CHECK_BLOCK_FRAMES = 2 ** 12       # frames of a .npy mel checked at a time
+MEL_RANGE_MARGIN = 3.0             # log10 units beyond the expected range
 
 
 class InputError(ValueError):
@@ -35,6 +44,18 @@ class InputError(ValueError):
 
 class ModelError(RuntimeError):
   """The model cannot be loaded; the message is one line naming it."""
+
+
+class OutputError(RuntimeError):
+  """The outputs cannot be written as asked (nothing was vocoded).
+
+  Attributes:
+    problems: one line per problem, each naming the file or dir.
+  """
+
+  def __init__(self, problems: Sequence[str]):
+    super().__init__("\n".join(problems))
+    self.problems = list(problems)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +106,57 @@ def audio_log_mel(audio: np.ndarray, config: VocoderConfig,
   return log_mel_blocks(audio, config, block_frames or MEL_BLOCK_FRAMES)
 
 
+def mel_range(config: VocoderConfig) -> Tuple[float, float]:
+  """The accepted values of a `.npy` log-mel, log10 magnitude units.
+
+  A log-mel of audio in [-1, 1] lies between log10(`config.log_floor`)
+  (silence; -5 by default) and about the level of a full-scale partial,
+  log10(win_length / 2 * n_fft / sample_rate) (a Hann window's sum times a
+  Slaney mel filter's weight sum; 1.4 by default, real music stays below
+  ~1.1). Both widened by `MEL_RANGE_MARGIN` (a factor 1000 in magnitude).
+
+  Returns:
+    (lowest, highest) accepted value.
+  """
+  full_scale = config.win_length / 2 * config.n_fft / config.sample_rate
+  return (float(np.log10(config.log_floor)) - MEL_RANGE_MARGIN,
+          float(np.log10(full_scale)) + MEL_RANGE_MARGIN)
+
+
+def _scan_values(mel: np.ndarray) -> Tuple[int, float, float]:
+  """(NaN/inf count, lowest and highest finite value) of a `[frames, n]`
+  array, read `CHECK_BLOCK_FRAMES` frames at a time, in its own dtype (a
+  float64 1e300 is found as such, not as the inf of a float32 cast)."""
+  bad, low, high = 0, np.inf, -np.inf
+  for start in range(0, len(mel), CHECK_BLOCK_FRAMES):
+    block = np.asarray(mel[start:start + CHECK_BLOCK_FRAMES])
+    finite = np.isfinite(block)
+    bad += int(block.size - np.count_nonzero(finite))
+    if finite.any():
+      values = block[finite]
+      low, high = min(low, float(values.min())), max(high, float(values.max()))
+  return bad, low, high
+
+
+def _check_mel_values(mel: np.ndarray, config: VocoderConfig,
+                      expected: str) -> None:
+  """InputError unless every value is finite and within `mel_range`."""
+  bad, low, high = _scan_values(mel)
+  if bad:
+    raise InputError(f"{bad} NaN/inf values; {expected} with finite values")
+  floor, ceiling = mel_range(config)
+  if low < floor or high > ceiling:
+    raise InputError(
+        f"values from {low:.4g} to {high:.4g}, outside [{floor:.3g}, "
+        f"{ceiling:.3g}]; {expected} of log10 magnitudes, from "
+        f"log10(log_floor) = {np.log10(config.log_floor):.3g} to about "
+        f"{ceiling - MEL_RANGE_MARGIN:.2g} (full scale), "
+        f"+-{MEL_RANGE_MARGIN:g} allowed")
+
+
 def load_mel_npy(path: str, config: VocoderConfig) -> np.ndarray:
   """A `[frames, n_mels]` float log-mel from `.npy` (memory-mapped), or
-  InputError."""
+  InputError (wrong shape or dtype, NaN/inf, values outside `mel_range`)."""
   expected = f"expected a float log-mel [frames, {config.n_mels}]"
   if os.path.getsize(path) == 0:
     raise InputError(f"empty file; {expected} in .npy format")
@@ -105,10 +174,7 @@ def load_mel_npy(path: str, config: VocoderConfig) -> np.ndarray:
     raise InputError(f"no frames (shape {mel.shape}); {expected}")
   if not np.issubdtype(mel.dtype, np.floating):
     raise InputError(f"dtype {mel.dtype}; {expected}")
-  bad = sum(int(np.count_nonzero(~np.isfinite(mel[a:a + CHECK_BLOCK_FRAMES])))
-            for a in range(0, len(mel), CHECK_BLOCK_FRAMES))
-  if bad:
-    raise InputError(f"{bad} NaN/inf values; {expected} with finite values")
+  _check_mel_values(mel, config, expected)
   return mel
 
 
@@ -139,13 +205,90 @@ def load_input(path: str, config: VocoderConfig) -> np.ndarray:
 
 
 def output_path(path: str, output_dir: str, used: set) -> str:
-  """`output_dir/<name>.wav`, keeping the input extension on a clash with a
-  name in `used` (the name is added to it)."""
-  name = os.path.splitext(os.path.basename(path))[0]
-  if name in used:
-    name = os.path.basename(path)
+  """`output_dir/<name>.wav` for input `path`, unique among the names in
+  `used` (the name chosen is added to it): `<name>` is the input's base name
+  without its extension; on a clash, with it (song.flac -> song.flac.wav);
+  then `<name>-2`, `<name>-3`, ... (a/x.npy, b/x.npy, c/x.npy -> x.wav,
+  x.npy.wav, x-2.wav)."""
+  stem = os.path.splitext(os.path.basename(path))[0]
+  candidates = itertools.chain([stem, os.path.basename(path)],
+                               (f"{stem}-{n}" for n in itertools.count(2)))
+  name = next(c for c in candidates if c not in used)
   used.add(name)
   return os.path.join(output_dir, name + ".wav")
+
+
+def output_dir_problem(output_dir: str) -> Optional[str]:
+  """Why no file can be written in `output_dir` (one line naming it), or
+  None. Creates nothing: `output_dir`, or its nearest existing ancestor
+  (it is created later), must be a writable directory."""
+  existing = os.path.abspath(output_dir)
+  while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    if existing == os.path.abspath(output_dir):
+      return f"output dir {output_dir}: exists and is not a directory"
+    return (f"output dir {output_dir}: cannot be created, {existing} is not "
+            "a directory")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    what = "" if existing == os.path.abspath(output_dir) else f" ({existing})"
+    return f"output dir {output_dir}: not writable{what}"
+  return None
+
+
+def _file_ids(path: str) -> set:
+  """What identifies file `path`: its resolved path and, if it exists, its
+  (device, inode) (hard links, case-insensitive disks)."""
+  ids = {os.path.realpath(path)}
+  try:
+    info = os.stat(path)
+  except OSError:
+    return ids
+  return ids | {(info.st_dev, info.st_ino)}
+
+
+def plan_outputs(inputs: Sequence[str], output_dir: str,
+                 overwrite: bool = False) -> List[str]:
+  """The output of each input (`output_path`), checked before any work.
+
+  Args:
+    inputs: the input paths, in order.
+    output_dir: where the wav files go.
+    overwrite: replace existing output files (never an input).
+  Returns:
+    the target `.wav` path of each input.
+  Raises:
+    OutputError: one line per problem: the output dir cannot be written
+      (`output_dir_problem`), an output would replace an input (any of
+      them), or an output exists and `overwrite` is off.
+  """
+  problem = output_dir_problem(output_dir)
+  if problem:
+    raise OutputError([problem])
+  used, problems, input_ids = set(), [], {}
+  for path in inputs:
+    for key in _file_ids(path):
+      input_ids.setdefault(key, path)
+  targets = [output_path(path, output_dir, used) for path in inputs]
+  for path, target in zip(inputs, targets):
+    clobbered = [input_ids[k] for k in _file_ids(target) if k in input_ids]
+    if clobbered:
+      what = ("is the input itself" if clobbered[0] == path
+              else f"would replace the input {clobbered[0]}")
+      problems.append(f"{path}: its output {target} {what}; choose another "
+                      "--output_dir (no flag replaces an input)")
+    elif os.path.isdir(target):
+      problems.append(f"{path}: output {target} is a directory")
+    elif os.path.lexists(target) and not overwrite:
+      problems.append(f"{path}: output {target} exists; pass --overwrite to "
+                      "replace it")
+  if problems:
+    raise OutputError(problems)
+  for path, target in zip(inputs, targets):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if os.path.basename(target) != stem + ".wav":
+      logging.info("%s -> %s (another input has the same name)", path, target)
+  return targets
 
 
 def write_wav(vocoder: Vocoder, mel: np.ndarray, target: str, label: str,
@@ -182,31 +325,44 @@ def open_vocoder(model: str, num_threads: int = 2,
 
 def vocode_files(inputs: Sequence[str], model: str, output_dir: str,
                  num_threads: int = 2, live: bool = False,
-                 progress_seconds: float = 30.0) -> Iterator[Outcome]:
+                 progress_seconds: float = 30.0,
+                 overwrite: bool = False) -> Iterator[Outcome]:
   """Vocodes every input into `output_dir` (created), yielding each one's
   `Outcome` as soon as it is done.
 
   Args:
     inputs: audio files and `.npy` log-mels.
     model: SavedModel dir or `.tflite` file (`python -m export` output).
-    output_dir: where the wav files go.
+    output_dir: where the wav files go (names: `plan_outputs`).
     num_threads: TFLite interpreter threads.
     live: fixed-latency streaming (`Vocoder(live=True)`).
     progress_seconds: log progress for inputs longer than this.
+    overwrite: replace existing output files (an input: never).
   Raises:
+    OutputError: the outputs cannot be written as asked (`plan_outputs`;
+      before the model is loaded, nothing written).
     ModelError: the model cannot be loaded (before any input is read).
   """
+  targets = plan_outputs(inputs, output_dir, overwrite)
   vocoder = open_vocoder(model, num_threads, live)
   os.makedirs(output_dir, exist_ok=True)
-  used = set()
-  for path in inputs:
+  for path, target in zip(inputs, targets):
+    yield _vocode_one(vocoder, path, target, progress_seconds)
+
+
+def _vocode_one(vocoder: Vocoder, path: str, target: str,
+                progress_seconds: float) -> Outcome:
+  """Vocodes one input into `target`; a bad input or a failed write is the
+  Outcome's one-line error (no partial `target` is left)."""
+  try:
+    mel = load_input(path, vocoder.config)
+    start = time.perf_counter()
     try:
-      mel = load_input(path, vocoder.config)
-      target = output_path(path, output_dir, used)
-      start = time.perf_counter()
       seconds = write_wav(vocoder, mel, target, path, progress_seconds)
-      elapsed = time.perf_counter() - start
-    except (InputError, ValueError) as e:
-      yield Outcome(path, error=str(e))
-      continue
-    yield Outcome(path, target, seconds, elapsed)
+    except OSError as e:
+      return Outcome(path, error=f"cannot write {target} "
+                     f"({e.strerror or e})")
+    elapsed = time.perf_counter() - start
+  except (InputError, ValueError) as e:
+    return Outcome(path, error=str(e))
+  return Outcome(path, target, seconds, elapsed)
