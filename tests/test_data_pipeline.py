@@ -1,5 +1,9 @@
 """tf.data pipeline: shapes, alignment, bands, windows, seeds, sharding."""
 
+import os
+import re
+import shutil
+
 import librosa
 import numpy as np
 import pytest
@@ -239,3 +243,60 @@ def test_rate_mismatch_is_an_error(data):
                           tiny_config(sample_rate=CONFIG.sample_rate // 2), BATCH)
   with pytest.raises(ValueError, match="no shards"):
     pipeline.make_dataset(str(out / "nothing-*.tfrecord"), CONFIG, BATCH)
+
+
+@pytest.fixture
+def shard_copy(data, tmp_path):
+  """A writable copy of the module's shard dir and its sorted shard paths."""
+  out = tmp_path / "shards"
+  shutil.copytree(data[0], out)
+  return out, sorted(tf.io.gfile.glob(pipeline.shard_pattern(str(out))))
+
+
+def test_check_shards_names_truncated_cut_missing_and_stray_shards(
+    shard_copy):
+  out, files = shard_copy
+  pattern = pipeline.shard_pattern(str(out))
+  pipeline.check_shards(pattern)                 # intact: passes
+  offsets = pipeline.record_offsets(files[1])
+  os.truncate(files[1], offsets[-1] + 100)       # inside the last record
+  with pytest.raises(pipeline.ShardError, match=re.escape(
+      f"{files[1]}: truncated or corrupt shard: record {len(offsets) - 1} ")):
+    pipeline.check_shards(pattern)
+  os.truncate(files[1], offsets[-1])             # at a record boundary
+  with pytest.raises(pipeline.ShardError, match=(
+      f"the {len(files)} train shards in .*: {_total_records(files) } "
+      "records / .* but .*manifest.json lists")):
+    pipeline.check_shards(pattern)
+  os.remove(files[1])
+  with pytest.raises(pipeline.ShardError,
+                     match=re.escape(f"{files[1]}: missing (")):
+    pipeline.check_shards(pattern)
+  stray = out / "train-00000-of-00099.tfrecord"
+  stray.write_bytes(b"")
+  with pytest.raises(pipeline.ShardError,
+                     match=re.escape(f"{stray}: not a shard that")):
+    pipeline.check_shards(str(stray))
+
+
+def _total_records(files):
+  return sum(len(pipeline.record_offsets(f)) for f in files
+             if os.path.exists(f))
+
+
+def test_data_error_names_the_shard_tf_could_not_read(shard_copy):
+  _, files = shard_copy
+  last = pipeline.record_offsets(files[-1])[-1]   # the smallest shard's end
+  unique = [f for f in files if last in pipeline.record_offsets(f)]
+  error = tf.errors.DataLossError(
+      None, None, f"Graph execution error:\n\ncorrupted record at {last + 12}"
+      "\n\t [[{{node IteratorGetNext}}]]")
+  message = str(pipeline.data_error(files[-1:], error, "; saved"))
+  assert message == (f"{files[-1]}: corrupt shard (TensorFlow: corrupted "
+                     f"record at {last + 12}); re-run "
+                     "tfvocoder.data.prepare; saved")
+  assert str(pipeline.data_error(files, error)).startswith(
+      f"one of {', '.join(unique[:3])}")
+  os.truncate(files[3], 20)
+  message = str(pipeline.data_error(files, error))
+  assert message.startswith(f"{files[3]}: truncated or corrupt shard")

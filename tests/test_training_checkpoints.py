@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import training_fixtures
 from tfvocoder import training
 from tfvocoder.config import tiny_config
 from tfvocoder.training import checkpoints
+from tfvocoder.training.gan import GANTrainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,15 +46,19 @@ def test_non_finite_loss_stops_and_keeps_good_checkpoint(tmp_path, data_dir):
       assert np.all(np.isfinite(value)), name
 
 
+def _train_command(model_dir, data_dir, steps):
+  return [sys.executable, os.path.join(ROOT, "train.py"),
+          f"--model_dir={model_dir}", f"--data_dir={data_dir}",
+          "--strategy=default", "--batch_size=2", f"--max_steps={steps}",
+          "--checkpoint_every=2", "--summary_every=1", "--deterministic",
+          "--window=2048", "--n_mels=32", "--filter_bank_filters=16",
+          "--filter_bank_taps=32", "--gen_channels=16", "--disc_channels=16",
+          "--joint_channels=32"]
+
+
 def _run_train(model_dir, data_dir, steps, env=None, timeout=300):
-  command = [sys.executable, os.path.join(ROOT, "train.py"),
-             f"--model_dir={model_dir}", f"--data_dir={data_dir}",
-             "--strategy=default", "--batch_size=2", f"--max_steps={steps}",
-             "--checkpoint_every=2", "--summary_every=1", "--deterministic",
-             "--window=2048", "--n_mels=32", "--filter_bank_filters=16",
-             "--filter_bank_taps=32", "--gen_channels=16", "--disc_channels=16",
-             "--joint_channels=32"]
-  return subprocess.run(command, env=dict(os.environ, **(env or {})),
+  return subprocess.run(_train_command(model_dir, data_dir, steps),
+                        env=dict(os.environ, **(env or {})),
                         capture_output=True, text=True, timeout=timeout,
                         cwd=ROOT)
 
@@ -75,6 +81,28 @@ def test_exact_resume_after_sigkill(tmp_path, data_dir):
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_sigterm_checkpoints_and_exits_143(tmp_path, data_dir):
+  model_dir = str(tmp_path / "run")
+  child = subprocess.Popen(_train_command(model_dir, data_dir, 1000),
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT)
+  try:
+    log = []
+    for line in child.stderr:          # until the handlers are installed
+      log.append(line)
+      if "SIGTERM now checkpoints and stops" in line:
+        child.send_signal(signal.SIGTERM)
+        break
+    log.append(child.communicate(timeout=300)[1])
+  finally:
+    child.kill()
+  log = "".join(log)
+  assert child.returncode == 128 + signal.SIGTERM, log[-3000:]
+  stopped = re.search(r"stopped by SIGTERM at step (\d+)", log)
+  assert stopped, log[-3000:]
+  assert tf.train.latest_checkpoint(model_dir).endswith(
+      f"ckpt-{stopped.group(1)}")
+
+
 def test_stop_request_records_the_signal_and_restores_handlers():
   before = signal.getsignal(signal.SIGTERM)
   with checkpoints.StopRequest() as stop:
@@ -82,3 +110,69 @@ def test_stop_request_records_the_signal_and_restores_handlers():
     signal.raise_signal(signal.SIGTERM)
     assert stop.signal == "SIGTERM"
   assert signal.getsignal(signal.SIGTERM) is before
+  assert checkpoints.EXIT_STATUS == {"SIGINT": 130, "SIGTERM": 143}
+
+
+def _tiny_run_checkpoints(model_dir):
+  """RunCheckpoints of a tiny GANTrainer over a distributed counting
+  iterator (the structure training checkpoints, on one device)."""
+  strategy = tf.distribute.get_strategy()
+  trainer = GANTrainer(tiny_config(), strategy, 2)
+  dataset = strategy.distribute_datasets_from_function(
+      lambda _: tf.data.Dataset.range(1000))
+  return checkpoints.RunCheckpoints(trainer, iter(dataset), model_dir, keep=3)
+
+
+def _variables(trainer):
+  """Both networks' weights, both optimizers' variables and the step."""
+  return (trainer.generator.weights + trainer.discriminator.weights +
+          trainer.g_optimizer.variables + trainer.d_optimizer.variables +
+          [trainer.step])
+
+
+def _advance(saved):
+  """Change every variable and move the iterator on by one element."""
+  for variable in _variables(saved.trainer):
+    if "learning_rate" not in variable.name:
+      variable.assign_add(tf.cast(1, variable.dtype))
+  next(saved.iterator)
+
+
+def _flip(path, offset, count=64):
+  with open(path, "r+b") as f:
+    f.seek(offset)
+    data = f.read(count)
+    f.seek(offset)
+    f.write(bytes(b ^ 0xFF for b in data))
+
+
+def test_resume_falls_back_past_corrupt_checkpoints(tmp_path):
+  model_dir = str(tmp_path)
+  saved = _tiny_run_checkpoints(model_dir)
+  _advance(saved)
+  saved.save(1)
+  good = [v.numpy() for v in _variables(saved.trainer)]
+  _advance(saved)
+  saved.save(2)
+  _advance(saved)   # the state a half-failed restore might leave
+  data = tmp_path / "ckpt-2.data-00000-of-00001"
+  os.truncate(data, os.path.getsize(data) // 2)
+  (tmp_path / "ckpt-3_temp").mkdir()
+  (tmp_path / "ckpt-3_temp" / "part-00000-of-00001.index").write_bytes(b"x")
+  (tmp_path / "checkpoint.tmp0123456789abcdef0123456789abcdef").write_text("")
+
+  iterator = saved.resume(tiny_config().learning_rate, reseed=None)
+  assert saved.good.endswith("ckpt-1") and saved.good_step == 1
+  assert sorted(os.listdir(tmp_path)) == [
+      "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
+      "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
+  for variable, value in zip(_variables(saved.trainer), good):
+    np.testing.assert_array_equal(variable.numpy(), value, variable.name)
+  assert int(next(iterator)) == 1
+  with pytest.raises(training.NonFiniteLossError, match="restored .*ckpt-1"):
+    saved.stop_non_finite("test")
+
+  _flip(tmp_path / "ckpt-1.index", 100)
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=r"no checkpoint in .* ckpt-2 \(.*; ckpt-1 \("):
+    _tiny_run_checkpoints(model_dir).resume(1e-4, reseed=None)

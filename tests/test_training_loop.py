@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ import tensorflow as tf
 import eval_fixtures
 from tfvocoder import training
 from tfvocoder.config import tiny_config
+from tfvocoder.data import pipeline
+from tfvocoder.training.gan import GANTrainer
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +50,51 @@ def test_missing_shards_name_the_pattern(tmp_path):
     training.train(tiny_config(), training.TrainOptions(
         model_dir=str(tmp_path / "m"), data_dir=str(tmp_path), max_steps=1,
         strategy="default"))
+
+
+def _tiny_options(model_dir, data_dir, **overrides):
+  return training.TrainOptions(
+      model_dir=str(model_dir), data_dir=str(data_dir), batch_size=2,
+      max_steps=4, strategy="default", checkpoint_every=100,
+      summary_every=100, **overrides)
+
+
+def test_truncated_shard_is_named_before_training(tmp_path, data_dir):
+  shards = tmp_path / "shards"
+  shutil.copytree(data_dir, shards)
+  shard = shards / "train-00000-of-00001.tfrecord"
+  os.truncate(shard, os.path.getsize(shard) - 1000)
+  with pytest.raises(pipeline.ShardError,
+                     match=f"{shard}: truncated or corrupt shard: record 5 "):
+    training.train(tiny_config(), _tiny_options(tmp_path / "m", shards))
+  assert not tf.io.gfile.glob(str(tmp_path / "m" / "ckpt-*"))
+
+
+def test_shard_damaged_mid_run_is_named_after_a_checkpoint(
+    tmp_path, data_dir, monkeypatch):
+  shards = tmp_path / "shards"
+  shutil.copytree(data_dir, shards)
+  shard = shards / "train-00000-of-00001.tfrecord"
+
+  def step_for(trainer, step):
+    def fake_step(_):   # counts steps without tracing the real one (fast)
+      if step == 2:
+        os.truncate(shard, 2_000_000)   # damaged after the check; TF reads:
+        raise tf.errors.DataLossError(
+            None, None, "truncated record at 1984984' failed with Read less "
+            "bytes than requested\n\t [[{{node IteratorGetNext}}]]")
+      trainer.step.assign_add(1)
+      return {"d_loss": tf.constant(1.0), "g_loss": tf.constant(1.0)}
+    return fake_step
+
+  monkeypatch.setattr(GANTrainer, "step_for", step_for)
+  model_dir = tmp_path / "m"
+  with pytest.raises(pipeline.ShardError) as raised:
+    training.train(tiny_config(), _tiny_options(model_dir, shards))
+  message = str(raised.value)
+  assert message.startswith(f"{shard}: truncated or corrupt shard: record 4 ")
+  assert "TensorFlow: truncated record at 1984984" in message
+  assert message.endswith("step 2 is checkpointed, rerun to resume once the "
+                          "shards are fixed")
+  assert "\n" not in message
+  assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-2")

@@ -15,10 +15,18 @@ training every batch is full, in evaluation the last one may be smaller
 Windows start at multiples of `hop_length` in their source file, and
 windows whose RMS (before normalisation) is below `config.silence_rms`
 are dropped.
+
+`check_shards` checks shards before a long job reads them: the TFRecord
+framing of every file and, where `prepare` wrote a manifest.json, the
+split's shard names, record count and bytes. A truncated, cut or missing
+shard is a one-line `ShardError` naming it; `data_error` turns a read error
+met later (a shard damaged after the check) into one too.
 """
 
 import json
 import os
+import re
+import struct
 from typing import List, Optional, Sequence, Union
 
 import tensorflow as tf
@@ -26,6 +34,12 @@ import tensorflow as tf
 from tfvocoder import dsp
 from tfvocoder.config import VocoderConfig
 from tfvocoder.data import audio_io, shards
+
+# TFRecord framing: uint64 length + its crc (4), the data, the data's crc (4).
+_HEADER_BYTES = 12
+_FOOTER_BYTES = 4
+_MANIFEST = "manifest.json"
+_TF_NOISE = ("File ", "Detected at node", "Graph execution error", "[[")
 
 _RECORD_SPEC = {
     shards.FEATURE_AUDIO: tf.io.FixedLenFeature([], tf.string),
@@ -50,16 +64,168 @@ def list_shards(pattern: Union[str, Sequence[str]]) -> List[str]:
   return files
 
 
+class ShardError(ValueError):
+  """A shard is missing, truncated or corrupt, or disagrees with its
+  manifest; the message names it (one line)."""
+
+
+def _read_manifest(folder: str) -> Optional[dict]:
+  """`folder`'s manifest.json, or None when there is none."""
+  path = os.path.join(folder, _MANIFEST)
+  if not tf.io.gfile.exists(path):
+    return None
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      manifest = json.load(f)
+    int(manifest["options"]["sample_rate"])
+  except (ValueError, KeyError, TypeError) as e:
+    raise ShardError(f"{path}: not a prepare manifest ({type(e).__name__}: "
+                     f"{e}); re-run tfvocoder.data.prepare") from e
+  return manifest
+
+
 def _check_manifests(files: List[str], config: VocoderConfig):
   """The shards' manifest (when present) must match the config's rate."""
   for folder in sorted({os.path.dirname(f) for f in files}):
-    path = os.path.join(folder, "manifest.json")
-    if tf.io.gfile.exists(path):
-      with tf.io.gfile.GFile(path) as f:
-        rate = json.load(f)["options"]["sample_rate"]
+    manifest = _read_manifest(folder)
+    if manifest is not None:
+      rate = manifest["options"]["sample_rate"]
       if rate != config.sample_rate:
         raise ValueError(f"shards in {folder!r} are at {rate} Hz; the config "
                          f"wants sample_rate={config.sample_rate}")
+
+
+def record_offsets(path: str) -> List[int]:
+  """Byte offsets of the records of one TFRecord file, from the framing.
+
+  Reads each record's 12-byte header and seeks past its data: a cheap
+  check that the file ends exactly after a whole record (data checksums
+  are not read).
+  Raises:
+    ShardError: the file ends inside a record (truncated) or a length
+      points past its end (corrupt).
+  """
+  size = tf.io.gfile.stat(path).length
+  offsets, start = [], 0
+  with tf.io.gfile.GFile(path, "rb") as f:
+    while start < size:
+      header = f.read(_HEADER_BYTES)
+      length = (struct.unpack("<Q", header[:8])[0]
+                if len(header) == _HEADER_BYTES else size)
+      end = start + _HEADER_BYTES + length + _FOOTER_BYTES
+      if end > size:
+        raise ShardError(
+            f"{path}: truncated or corrupt shard: record {len(offsets)} at "
+            f"byte {start} runs past the end of the file ({size} bytes); "
+            "re-run tfvocoder.data.prepare")
+      offsets.append(start)
+      f.seek(end)
+      start = end
+  return offsets
+
+
+def _check_split(folder: str, split: str, entry: dict) -> None:
+  """All of one manifest split's shards exist and hold what it lists."""
+  paths = [os.path.join(folder, name) for name in entry["shards"]]
+  manifest = os.path.join(folder, _MANIFEST)
+  for path in paths:
+    if not tf.io.gfile.exists(path):
+      raise ShardError(f"{path}: missing ({manifest} lists it); re-run "
+                       "tfvocoder.data.prepare")
+  records = sum(len(record_offsets(path)) for path in paths)
+  size = sum(tf.io.gfile.stat(path).length for path in paths)
+  expected = (entry.get("records", records), entry.get("bytes", size))
+  if (records, size) != expected:
+    what = paths[0] if len(paths) == 1 else (
+        f"the {len(paths)} {split} shards in {folder}")
+    raise ShardError(
+        f"{what}: {records} records / {size} bytes, but {manifest} lists "
+        f"{expected[0]} / {expected[1]} (a shard cut short or replaced); "
+        "re-run tfvocoder.data.prepare")
+
+
+def _check_folder(folder: str, names: List[str]) -> None:
+  """`folder`'s shards `names` against its manifest (framing alone when
+  there is none); every split they belong to is checked whole."""
+  splits = (_read_manifest(folder) or {}).get("splits")
+  if not isinstance(splits, dict):
+    for name in names:
+      record_offsets(os.path.join(folder, name))
+    return
+  owner = {shard: split for split, entry in splits.items()
+           for shard in entry["shards"]}
+  for name in names:
+    if name not in owner:
+      raise ShardError(
+          f"{os.path.join(folder, name)}: not a shard that "
+          f"{os.path.join(folder, _MANIFEST)} lists (left by another "
+          "prepare run?); remove it or re-run tfvocoder.data.prepare")
+  for split in sorted({owner[name] for name in names}):
+    _check_split(folder, split, splits[split])
+
+
+def check_shards(pattern: Union[str, Sequence[str]]) -> None:
+  """Check shards before a job reads them (cheap: headers only).
+
+  Every file's TFRecord framing (`record_offsets`); where its folder has
+  `prepare`'s manifest.json, that the file is one of the manifest's shards
+  and that each split read has all its shards, holding the records and
+  bytes the manifest lists.
+
+  Args:
+    pattern: glob (or list of globs / paths) of the shards.
+  Raises:
+    ShardError: naming the first bad shard (or manifest).
+  """
+  files = list_shards(pattern)
+  for folder in sorted({os.path.dirname(f) for f in files}):
+    _check_folder(folder, [os.path.basename(f) for f in files
+                           if os.path.dirname(f) == folder])
+
+
+def _tf_message(error: Exception) -> str:
+  """TF's error message on one line, without the op-definition trace."""
+  text = getattr(error, "message", None) or str(error)
+  lines = [line.strip() for line in text.splitlines()]
+  kept = [line for line in lines if line and not line.startswith(_TF_NOISE)]
+  return " ".join(kept) or type(error).__name__
+
+
+def data_error(pattern: Union[str, Sequence[str]], error: Exception,
+               note: str = "") -> ShardError:
+  """A one-line `ShardError` for a read error met while reading `pattern`.
+
+  Names the bad shard when its framing is broken (`record_offsets`), or
+  the shards with a record at the byte offset TF reports (a data checksum
+  mismatch; often just one), else the shards' folders. TF's message and
+  `note` follow.
+  """
+  message = _tf_message(error)
+  found = re.search(r"(?:corrupted|truncated) record at (\d+)", message)
+  suspects = []
+  files = list_shards(pattern)
+  for path in files:
+    try:
+      offsets = record_offsets(path)
+    except ShardError as e:
+      return ShardError(f"{e} (TensorFlow: {message}){note}")
+    if found and {int(found.group(1)), int(found.group(1)) - _HEADER_BYTES
+                 } & set(offsets):   # TF names a record's or its data's start
+      suspects.append(path)
+  return ShardError(f"{_suspects(suspects, files)}: corrupt shard "
+                    f"(TensorFlow: {message}); re-run "
+                    f"tfvocoder.data.prepare{note}")
+
+
+def _suspects(suspects: List[str], files: List[str], shown: int = 3) -> str:
+  """The one suspect shard, a few of several, or the shards' folders."""
+  if len(suspects) == 1:
+    return suspects[0]
+  if suspects:
+    more = len(suspects) - shown
+    return (f"one of {', '.join(suspects[:shown])}" +
+            (f" (or {more} more with a record there)" if more > 0 else ""))
+  return "a shard in " + ", ".join(sorted({os.path.dirname(f) for f in files}))
 
 
 def parse_record(serialized: tf.Tensor, config: VocoderConfig) -> dict:

@@ -7,12 +7,18 @@ dir; other workers write to a temporary `worker_tmp_<task>` dir that
 `close()` removes, and every worker resumes from the chief's checkpoints.
 Non-finite weights are never saved: a non-finite loss or weight restores
 the last good checkpoint and raises `NonFiniteLossError`.
+
+Resuming tries the model dir's checkpoints newest first and uses the first
+that restores completely (a truncated or corrupt newer one is logged and
+skipped; none restoring is a `CheckpointError`). The chief first removes
+the temp dirs and files that a killed save leaves behind.
 """
 
 import math
 import os
+import re
 import signal
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -23,14 +29,64 @@ from tfvocoder.training.summaries import format_values
 
 # Fault injection for the resume test: SIGKILL right after saving this step.
 KILL_AFTER_SAVE_ENV = "TFVOCODER_KILL_AFTER_SAVE_STEP"
+# What a killed save leaves: `ckpt-N_temp/` (older TF: `ckpt-N_temp_<hex>/`)
+# and the state file's `checkpoint.tmp<hex>`.
+_TEMP_ENTRY = re.compile(
+    r"^(ckpt-\d+_temp(_[0-9a-f]{32})?|checkpoint\.tmp[0-9a-f]{32})$")
+_INDEX_FILE = re.compile(r"^ckpt-(\d+)\.index$")
+EXIT_STATUS = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
 
 class NonFiniteLossError(RuntimeError):
   """Raised when a loss turns NaN/inf; the last good checkpoint is restored."""
 
 
+class CheckpointError(RuntimeError):
+  """No checkpoint of the model dir restores; the message names them all."""
+
+
+def one_line(error: BaseException) -> str:
+  """`Type: first line of the message`, for one-line logs and errors."""
+  text = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def remove_temp_entries(model_dir: str) -> List[str]:
+  """Remove what killed saves left in `model_dir`; returns the names removed.
+
+  Only `ckpt-N_temp*` dirs and `checkpoint.tmp*` files: complete
+  checkpoints, the state file and everything else stay.
+  """
+  if not tf.io.gfile.isdir(model_dir):
+    return []
+  removed = []
+  for name in sorted(tf.io.gfile.listdir(model_dir)):
+    name = name.rstrip("/")
+    if _TEMP_ENTRY.match(name):
+      path = os.path.join(model_dir, name)
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+      else:
+        tf.io.gfile.remove(path)
+      logging.warning("removed %s, left by an interrupted checkpoint save",
+                      path)
+      removed.append(name)
+  return removed
+
+
+def checkpoints_newest_first(model_dir: str) -> List[str]:
+  """The `ckpt-N` prefixes in `model_dir` that have an index, highest N
+  first (also those a lost or stale `checkpoint` state file does not list)."""
+  if not tf.io.gfile.isdir(model_dir):
+    return []
+  matches = map(_INDEX_FILE.match, tf.io.gfile.listdir(model_dir))
+  steps = sorted((int(m.group(1)) for m in matches if m), reverse=True)
+  return [os.path.join(model_dir, f"ckpt-{n}") for n in steps]
+
+
 class StopRequest:
-  """SIGINT/SIGTERM set `signal` (its name); the loop checkpoints and exits.
+  """SIGINT/SIGTERM set `signal` (its name); the loop checkpoints and exits
+  (train.py then with `EXIT_STATUS[signal]`, 128 + the signal number).
 
   A context manager: the previous handlers come back on exit. Off the main
   thread no handler can be installed and `signal` stays None.
@@ -46,6 +102,9 @@ class StopRequest:
         self._previous[sig] = signal.signal(sig, self._handle)
       except ValueError:      # not the main thread: no handlers
         pass
+    if self._previous:
+      logging.info("Ctrl-C (SIGINT) or SIGTERM now checkpoints and stops "
+                   "(exit status %s)", "/".join(map(str, EXIT_STATUS.values())))
     return self
 
   def _handle(self, signum, _frame):
@@ -96,9 +155,52 @@ class RunCheckpoints:
         model_dir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
     self.manager = tf.train.CheckpointManager(self.checkpoint, self.save_dir,
                                               max_to_keep=keep)
+    self.good: Optional[str] = None       # last checkpoint restored or saved
+    self.good_step: Optional[int] = None  # and its step
+    self._state = state
+    # Checkpoints up to this step hold another data's input position.
+    self.stale_input_until = -1
 
-  def resume(self, learning_rate: float,
-             reseed: Callable[[int], Iterator]) -> Iterator:
+  def _restore(self, path: str) -> None:
+    """Restore `path` completely; its input position only when it belongs
+    to this run's data (step above `stale_input_until`)."""
+    step = int(path.rsplit("-", 1)[1])
+    if not self.iterator_saved or step > self.stale_input_until:
+      self.checkpoint.restore(path).assert_existing_objects_matched()
+      return
+    without_input = tf.train.Checkpoint(**self._state)
+    without_input.restore(path).assert_existing_objects_matched(
+        ).expect_partial()
+    logging.info("%s: input position not restored (saved on other training "
+                 "data); the input pipeline starts afresh", path)
+
+  def _restore_newest(self, candidates: List[str]) -> str:
+    """Restore the first of `candidates` that restores; returns its path.
+
+    Every variable and the iterator must get a value
+    (`assert_existing_objects_matched`), so a good older checkpoint
+    overwrites whatever a newer one's failed restore assigned half-way.
+    """
+    skipped = []
+    for path in candidates:
+      try:
+        self._restore(path)
+      except Exception as e:  # noqa: BLE001 -- corrupt files raise many kinds
+        logging.warning("cannot restore %s (%s); trying an older checkpoint",
+                        path, one_line(e))
+        skipped.append(f"{os.path.basename(path)} ({one_line(e)})")
+        continue
+      if skipped:
+        logging.warning("resuming from %s: the newer %s could not be "
+                        "restored", path, "; ".join(skipped))
+      return path
+    raise CheckpointError(
+        f"no checkpoint in {self.model_dir} can be restored: "
+        f"{'; '.join(skipped)}. Restore a backup, or move these files away "
+        "to train from scratch")
+
+  def resume(self, learning_rate: float, reseed: Callable[[int], Iterator],
+             stale_input_until: int = -1) -> Iterator:
     """Restore the model dir's latest checkpoint, if there is one.
 
     Args:
@@ -106,17 +208,25 @@ class RunCheckpoints:
         optimizers.
       reseed: step -> a fresh training iterator, for when the iterator is
         not part of the checkpoint.
+      stale_input_until: checkpoints up to this step were saved on other
+        training data (`model_dir.input_record`): their weights, optimizers
+        and step are restored, their input position is not.
     Returns:
       The iterator to train on: the one given (restored in place), or
       `reseed(step)`.
+    Raises:
+      CheckpointError: there are checkpoints, but none restores.
     """
-    latest = tf.train.latest_checkpoint(self.model_dir)
-    if not latest:
+    self.stale_input_until = stale_input_until
+    if self.chief:
+      remove_temp_entries(self.model_dir)
+    candidates = checkpoints_newest_first(self.model_dir)
+    if not candidates:
       return self.iterator
     trainer = self.trainer
-    self.checkpoint.restore(latest).assert_existing_objects_matched()
-    logging.info("resumed from %s at step %d", latest,
-                 int(trainer.step.numpy()))
+    self.good = self._restore_newest(candidates)
+    self.good_step = int(trainer.step.numpy())
+    logging.info("resumed from %s at step %d", self.good, self.good_step)
     # The checkpoint holds the old learning rates; the config's win.
     for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
       optimizer.learning_rate.assign(learning_rate)
@@ -138,9 +248,9 @@ class RunCheckpoints:
 
   def stop_non_finite(self, what: str) -> None:
     """Restore the last good checkpoint and raise `NonFiniteLossError`."""
-    restored = self.manager.latest_checkpoint
+    restored = self.good
     if restored:
-      self.checkpoint.restore(restored)
+      self._restore(restored)
     raise NonFiniteLossError(
         f"{what}; restored {restored or 'nothing (no checkpoint yet)'} and "
         "stopped without saving. Try a lower --learning_rate or check the "
@@ -151,14 +261,14 @@ class RunCheckpoints:
     if not _weights_finite(self.trainer):
       self.stop_non_finite(f"non-finite weights at step {step}")
     path = self.manager.save(checkpoint_number=step)
+    self.good, self.good_step = path, step
     logging.info("saved %s", path)
     if os.environ.get(KILL_AFTER_SAVE_ENV) == str(step):
       os.kill(os.getpid(), signal.SIGKILL)
 
   def save_final(self, step: int) -> None:
-    """Save `step` unless it is the latest checkpoint already."""
-    latest = self.manager.latest_checkpoint
-    if latest is None or not latest.endswith(f"-{step}"):
+    """Save `step` unless it was just restored or saved."""
+    if self.good_step != step:
       self.save(step)
 
   def close(self) -> None:
