@@ -95,11 +95,11 @@ def test_cli_bad_dirs_are_one_line(tmp_path):
   below, file = tmp_path / "file" / "out", tmp_path / "file"
   for args, message in [
       ((f"--input_dir={tmp_path / 'in'}", f"--output_dir={below}"),
-       f"output dir '{below}' cannot be created: '{file}' is not a directory"),
+       f"output dir {below}: cannot be created, {file} is not a directory"),
       (("--synthetic=0.25", f"--output_dir={below}"),
-       f"output dir '{below}' cannot be created: '{file}' is not a directory"),
+       f"output dir {below}: cannot be created, {file} is not a directory"),
       ((f"--input_dir={tmp_path / 'in'}", f"--output_dir={file}"),
-       f"output dir '{file}' exists and is not a directory"),
+       f"output dir {file}: exists and is not a directory"),
       ((f"--input_dir={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}"),
        f"input dir '{tmp_path / 'nope'}' does not exist or is not a "
        "directory")]:

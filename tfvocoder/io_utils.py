@@ -214,3 +214,21 @@ def _fsync_tree(root: str) -> None:
         with open(path, "rb") as f:
           os.fsync(f.fileno())
     _fsync_dir(directory)
+
+
+def output_dir_problem(output_dir: str) -> Optional[str]:
+  """Why no file can be written in `output_dir` (one line naming it), or
+  None. Creates nothing: `output_dir`, or its nearest existing ancestor
+  (it is created later), must be a writable directory."""
+  existing = os.path.abspath(output_dir)
+  while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    if existing == os.path.abspath(output_dir):
+      return f"output dir {output_dir}: exists and is not a directory"
+    return (f"output dir {output_dir}: cannot be created, {existing} is not "
+            "a directory")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    what = "" if existing == os.path.abspath(output_dir) else f" ({existing})"
+    return f"output dir {output_dir}: not writable{what}"
+  return None

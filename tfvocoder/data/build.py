@@ -37,7 +37,7 @@ from typing import Callable, Dict, List, Optional
 from absl import logging
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.io_utils import atomic_write_json
+from tfvocoder.io_utils import atomic_write_json, output_dir_problem
 from tfvocoder.data import audio_io, shards, worker_pool
 
 MANIFEST = "manifest.json"
@@ -106,26 +106,15 @@ def _order(specs: List[dict]) -> List[dict]:
   return sorted(specs, key=lambda s: (SPLITS.index(s["split"]), s["name"]))
 
 
-def _blocking_file(path: str) -> Optional[str]:
-  """`path` or its nearest existing ancestor, if that is not a directory."""
-  while not os.path.lexists(path) and os.path.dirname(path) != path:
-    path = os.path.dirname(path)
-  return None if os.path.isdir(path) else path
-
-
 def ensure_output_dir(output_dir: str) -> None:
   """Create `output_dir` if needed and check that a file can be written.
 
   Raises PrepareError (one line naming the path) when it cannot: a file
   where it or a parent dir should be, no permission, a read-only disk.
   """
-  blocking = _blocking_file(output_dir)
-  if blocking == output_dir:
-    raise PrepareError(f"output dir {output_dir!r} exists and is not a "
-                       "directory")
-  if blocking is not None:
-    raise PrepareError(f"output dir {output_dir!r} cannot be created: "
-                       f"{blocking!r} is not a directory")
+  problem = output_dir_problem(output_dir)
+  if problem:
+    raise PrepareError(problem)
   try:
     os.makedirs(output_dir, exist_ok=True)
     fd, probe = tempfile.mkstemp(dir=output_dir, prefix=".prepare-probe.",

@@ -2,7 +2,7 @@
 speed; metrics.json and report.html (`evaluate`, behind
 `python -m tfvocoder.evaluate`, whose docstring describes the run).
 
-Steps: the output dir checked (`inference.files.output_dir_problem`, before
+Steps: the output dir checked (`io_utils.output_dir_problem`, before
 any slow work), `systems.load_systems` (models + Griffin-Lim),
 `examples.choose_examples` (held-out windows and audio files, with their
 log-mels) less the silent ones (`skip_silent`: `metrics.silent_reference`,
@@ -31,7 +31,7 @@ from tfvocoder.evaluation.griffin_lim import N_ITER
 from tfvocoder.evaluation.systems import (SIGNAL_FIELDS, Lineup, ModelSystem,
                                           System, load_systems)
 from tfvocoder.export import export_model
-from tfvocoder.inference.files import output_dir_problem
+from tfvocoder.io_utils import output_dir_problem
 from tfvocoder.io_utils import atomic_write_text
 
 Outputs = Dict[str, List[np.ndarray]]      # system slug -> audio per example

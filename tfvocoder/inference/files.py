@@ -32,7 +32,7 @@ from tfvocoder.config import VocoderConfig
 from tfvocoder.data import audio_io
 from tfvocoder.inference.runtime import ModelLoadError
 from tfvocoder.inference.vocoder import Vocoder
-from tfvocoder.io_utils import atomic_path
+from tfvocoder.io_utils import atomic_path, output_dir_problem
 
 CHECK_BLOCK_FRAMES = 2 ** 12       # frames of a .npy mel checked at a time
 MEL_RANGE_MARGIN = 3.0             # log10 units beyond the expected range
@@ -216,24 +216,6 @@ def output_path(path: str, output_dir: str, used: set) -> str:
   name = next(c for c in candidates if c not in used)
   used.add(name)
   return os.path.join(output_dir, name + ".wav")
-
-
-def output_dir_problem(output_dir: str) -> Optional[str]:
-  """Why no file can be written in `output_dir` (one line naming it), or
-  None. Creates nothing: `output_dir`, or its nearest existing ancestor
-  (it is created later), must be a writable directory."""
-  existing = os.path.abspath(output_dir)
-  while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
-    existing = os.path.dirname(existing)
-  if not os.path.isdir(existing):
-    if existing == os.path.abspath(output_dir):
-      return f"output dir {output_dir}: exists and is not a directory"
-    return (f"output dir {output_dir}: cannot be created, {existing} is not "
-            "a directory")
-  if not os.access(existing, os.W_OK | os.X_OK):
-    what = "" if existing == os.path.abspath(output_dir) else f" ({existing})"
-    return f"output dir {output_dir}: not writable{what}"
-  return None
 
 
 def _file_ids(path: str) -> set:
