@@ -31,6 +31,15 @@ def test_derived_band_values():
     (dict(model="wavenet"), "model='wavenet'"),
     (dict(fmax=20000.0), "fmax"),
     (dict(n_fft=512, win_length=1024), "win_length=1024 must be <= n_fft"),
+    (dict(gen_channels=0), "gen_channels=0 must be > 0"),
+    (dict(disc_post_layers=-1), "disc_post_layers=-1 must be >= 0"),
+    (dict(melgan_residual_dilations=()), "melgan_residual_dilations=\\(\\)"),
+    (dict(learning_rate=0.0), "learning_rate=0.0 must be > 0"),
+    (dict(learning_rate=float("nan")), "learning_rate=nan must be > 0"),
+    (dict(beta_1=1.0), "beta_1=1.0 must be in \\[0, 1\\)"),
+    (dict(mel_loss_weight=-1.0), "mel_loss_weight=-1.0 must be >= 0"),
+    (dict(seed=-1), "seed=-1 must be in"),
+    (dict(log_floor=0.0), "log_floor=0.0 must be > 0"),
 ])
 def test_inconsistent_values_are_clear_errors(changes, message):
   with pytest.raises(ValueError, match=message):

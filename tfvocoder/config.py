@@ -29,6 +29,18 @@ def _tuple_of_tuples(value) -> Tuple[Tuple[int, ...], ...]:
   return tuple(tuple(int(f) for f in row) for row in value)
 
 
+def _require(condition: bool, message: str) -> None:
+  """Raise `ValueError("VocoderConfig: <message>")` unless `condition`."""
+  if not condition:
+    raise ValueError(f"VocoderConfig: {message}")
+
+
+def _require_positive(config: "VocoderConfig", names) -> None:
+  for name in names:
+    value = getattr(config, name)
+    _require(value > 0, f"{name}={value} must be > 0")
+
+
 @dataclasses.dataclass(frozen=True)
 class VocoderConfig:
   """Every hyper-parameter of an experiment.
@@ -106,51 +118,85 @@ class VocoderConfig:
 
   # ------------------------------------------------------------------------
   def _check(self):
-    def require(condition, message):
-      if not condition:
-        raise ValueError(f"VocoderConfig: {message}")
+    """Raise ValueError naming the first inconsistent field."""
+    self._check_audio()
+    self._check_bands()
+    self._check_networks()
+    self._check_training()
 
-    require(self.model in MODELS,
+  def _check_audio(self):
+    _require(self.model in MODELS,
             f"model={self.model!r}; expected one of {MODELS}")
-    if self.adversarial_loss is not None:
-      require(self.adversarial_loss in ADVERSARIAL_LOSSES,
-              f"adversarial_loss={self.adversarial_loss!r}; expected one of "
-              f"{ADVERSARIAL_LOSSES}")
-    for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels",
-                 "window", "n_bands", "filter_bank_filters",
-                 "filter_bank_taps"):
-      require(getattr(self, name) > 0, f"{name}={getattr(self, name)} must be > 0")
-    require(self.win_length <= self.n_fft,
+    _require_positive(self, ("sample_rate", "n_fft", "win_length",
+                             "hop_length", "n_mels", "window", "n_bands",
+                             "filter_bank_filters", "filter_bank_taps",
+                             "filter_bank_scaling", "log_floor"))
+    _require(self.win_length <= self.n_fft,
             f"win_length={self.win_length} must be <= n_fft={self.n_fft}")
-    require((self.n_fft - self.hop_length) % 2 == 0,
+    _require((self.n_fft - self.hop_length) % 2 == 0,
             f"n_fft - hop_length = {self.n_fft - self.hop_length} must be even "
             "(reflect padding of (n_fft - hop) / 2 on each side)")
-    require(0 <= self.fmin < self.mel_fmax <= self.sample_rate / 2,
+    _require(0 <= self.fmin < self.mel_fmax <= self.sample_rate / 2,
             f"need 0 <= fmin ({self.fmin}) < fmax ({self.mel_fmax}) <= "
             f"sample_rate / 2 ({self.sample_rate / 2})")
-    require(self.window % self.hop_length == 0,
+    _require(self.window % self.hop_length == 0,
             f"window={self.window} must be divisible by hop_length="
             f"{self.hop_length}")
+    _require(0 < self.peak_normalize <= 1.0,
+            f"peak_normalize={self.peak_normalize} must be in (0, 1]")
+    _require(self.silence_rms >= 0,
+            f"silence_rms={self.silence_rms} must be >= 0")
+
+  def _check_bands(self):
     band_divisor = 2 ** (self.n_bands - 1)
-    require(self.window % (2 * band_divisor) == 0,
+    _require(self.window % (2 * band_divisor) == 0,
             f"window={self.window} must be divisible by 2 * 2**(n_bands-1) = "
             f"{2 * band_divisor} so every band has an even length")
-    require(self.hop_length % band_divisor == 0,
+    _require(self.hop_length % band_divisor == 0,
             f"hop_length={self.hop_length} must be divisible by 2**(n_bands-1)"
             f" = {band_divisor} so every band has whole samples per frame")
-    require(len(self.band_factors) == self.n_bands,
+    _require(len(self.band_factors) == self.n_bands,
             f"band_factors has {len(self.band_factors)} rows; expected "
             f"n_bands={self.n_bands}")
     for k, factors in enumerate(self.band_factors):
-      require(math.prod(factors) == self.band_hops[k],
+      _require(math.prod(factors) == self.band_hops[k],
               f"band_factors[{k}]={factors} multiply to {math.prod(factors)};"
               f" band {k} needs {self.band_hops[k]} samples per mel frame")
-    require(math.prod(self.melgan_ratios) == self.hop_length,
+
+  def _check_networks(self):
+    _require_positive(self, (
+        "gen_channels", "gen_embed_kernel", "disc_channels", "disc_kernel",
+        "disc_judge_kernel", "joint_channels", "init_stddev", "melgan_ngf",
+        "melgan_ndf", "melgan_disc_scales", "melgan_disc_max_channels"))
+    _require(self.disc_post_layers >= 0,
+            f"disc_post_layers={self.disc_post_layers} must be >= 0")
+    for name in ("melgan_ratios", "melgan_residual_dilations",
+                 "melgan_disc_downsample"):
+      values = getattr(self, name)
+      _require(values and min(values) > 0,
+              f"{name}={values} must be one or more integers > 0")
+    _require(math.prod(self.melgan_ratios) == self.hop_length,
             f"melgan_ratios={self.melgan_ratios} multiply to "
             f"{math.prod(self.melgan_ratios)}; expected hop_length="
             f"{self.hop_length}")
-    require(0 < self.peak_normalize <= 1.0,
-            f"peak_normalize={self.peak_normalize} must be in (0, 1]")
+
+  def _check_training(self):
+    if self.adversarial_loss is not None:
+      _require(self.adversarial_loss in ADVERSARIAL_LOSSES,
+              f"adversarial_loss={self.adversarial_loss!r}; expected one of "
+              f"{ADVERSARIAL_LOSSES}")
+    _require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
+            f"learning_rate={self.learning_rate} must be > 0")
+    for name in ("beta_1", "beta_2"):
+      _require(0 <= getattr(self, name) < 1,
+              f"{name}={getattr(self, name)} must be in [0, 1)")
+    for name in ("feature_matching_weight", "stft_loss_weight",
+                 "mel_loss_weight"):
+      value = getattr(self, name)
+      _require(math.isfinite(value) and value >= 0,
+              f"{name}={value} must be >= 0 (0 turns the loss off)")
+    _require(0 <= self.seed < 2 ** 32,
+            f"seed={self.seed} must be in [0, 2**32)")
 
   # --- derived values -------------------------------------------------------
   @property

@@ -3,12 +3,14 @@
 Each config field becomes a flag of the same name with the dataclass default
 (tuples as comma lists; `band_factors` as `;`-separated comma lists, e.g.
 `4,4,4,4;4,4,4,2;...`). Flags given on the command line or in a
-`--flagfile` are the only ones that reach the config: the dataclass stays
-the single source of defaults.
+`--flagfile` are the only ones that reach the config; every other field
+comes from a base config: the dataclass defaults for a new run, the saved
+`config.json` when a run resumes (`train.py`).
 """
 
 import dataclasses
 import typing
+from typing import Any, Dict, Optional
 
 from absl import flags
 
@@ -70,26 +72,50 @@ def _parse(field, text):
   return text
 
 
-def config_from_flags(flag_values=FLAGS, base: VocoderConfig = None,
+def given_values(flag_values=FLAGS) -> Dict[str, Any]:
+  """{field: parsed value} of the config flags given (command line or
+  flagfile: absl's `present`).
+
+  Raises:
+    ValueError: a value that does not parse, naming the flag.
+  """
+  values = {}
+  for field in dataclasses.fields(VocoderConfig):
+    flag = flag_values[field.name]
+    if flag.present:
+      values[field.name] = _flag_value(field, flag)
+  return values
+
+
+def _flag_value(field, flag):
+  value = flag.value
+  if isinstance(value, str) and _field_kind(field) is not str:
+    try:
+      value = _parse(field, value)
+    except ValueError as error:
+      raise ValueError(f"--{field.name}={flag.value!r}: {error}") from error
+  return value
+
+
+def config_from_flags(flag_values=FLAGS, base: Optional[VocoderConfig] = None,
                       only_given: bool = True) -> VocoderConfig:
   """Build the config from parsed flags.
 
   Args:
-    base: values for flags not given (default: the dataclass defaults).
-    only_given: take only flags set on the command line or flagfile.
+    flag_values: parsed flags holding `define_config_flags`'s.
+    base: values for flags not given (default: the dataclass defaults; on
+      resume, the run's saved config).
+    only_given: take only flags set on the command line or flagfile; False:
+      every flag's value, defaults included (`base` is then unused).
+  Returns:
+    `base` with the given flags' values.
+  Raises:
+    ValueError: a flag value that does not parse, or a config that fails
+      `VocoderConfig`'s checks (the message names the field).
   """
   base = base or VocoderConfig()
-  changes = {}
-  for field in dataclasses.fields(VocoderConfig):
-    flag = flag_values[field.name]
-    if only_given and not flag.present:
-      continue
-    value = flag.value
-    if isinstance(value, str) and _field_kind(field) not in (str,):
-      try:
-        value = _parse(field, value)
-      except ValueError as error:
-        raise ValueError(f"--{field.name}={flag.value!r}: {error}") from error
-    changes[field.name] = value
-  return base.replace(**changes)
-
+  if only_given:
+    return base.replace(**given_values(flag_values))
+  return base.replace(**{
+      field.name: _flag_value(field, flag_values[field.name])
+      for field in dataclasses.fields(VocoderConfig)})

@@ -40,6 +40,20 @@ class TrainOptions:
   synthetic_minutes: float = 5.0
   keep_checkpoints: int = 3
 
+  def __post_init__(self):
+    """Raise ValueError naming the first bad option (as its flag)."""
+    for name, low in (("batch_size", 1), ("max_steps", 0), ("cpu_replicas", 1),
+                      ("checkpoint_every", 1), ("summary_every", 1),
+                      ("keep_checkpoints", 1)):
+      if getattr(self, name) < low:
+        raise ValueError(f"--{name}={getattr(self, name)} must be >= {low}")
+    if not self.synthetic_minutes > 0:
+      raise ValueError(f"--synthetic_minutes={self.synthetic_minutes} must be "
+                       "> 0")
+    if self.data_dir == "":
+      raise ValueError("--data_dir is empty: give the dir of the prepared "
+                       "shards, or leave it out for the built-in data")
+
 
 @dataclasses.dataclass
 class TrainResult:
@@ -58,11 +72,18 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
     FileNotFoundError: no training shards in `options.data_dir`.
     checkpoints.NonFiniteLossError: a loss or weight turned NaN/inf (the
       last good checkpoint is restored, nothing is saved).
+    checkpoints.CheckpointError: no checkpoint of the model dir restores.
+    model_dir.ModelDirError: `options.model_dir` cannot be a writable dir,
+      or its config.json is unreadable.
+    pipeline.ShardError: a bad shard, found before training or (after a
+      checkpoint) by a read error while training.
   """
+  model_dir.check_model_dir(options.model_dir)
   strategy = _make_strategy(config, options)
   chief = distribute.is_chief(strategy)
-  config = model_dir.resolve_config(config, options.model_dir, write=chief)
+  config = model_dir.resolve_config(config, options.model_dir, write=False)
   train_pattern, eval_pattern = _shard_patterns(_data_dir(config, options))
+  stale_input = _record_run(config, options, train_pattern, chief)
   trainer = GANTrainer(config, strategy, options.batch_size)
 
   def iterator_from(seed):
@@ -73,16 +94,17 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
                                      options.model_dir,
                                      options.keep_checkpoints)
   iterator = saved.resume(config.learning_rate,
-                          reseed=lambda step: iterator_from(config.seed + step))
+                          reseed=lambda step: iterator_from(config.seed + step),
+                          stale_input_until=stale_input)
   report = summaries.TrainingReport(
       trainer, options, _example_batch(eval_pattern, config) if chief else None)
 
   step = int(trainer.step.numpy())
-  report.begin(step)
   last = {}
   with checkpoints.StopRequest() as stop:
+    report.begin(step)
     while step < options.max_steps and stop.signal is None:
-      losses = trainer.step_for(step)(iterator)
+      losses = _train_step(trainer, iterator, saved, step, train_pattern)
       values = {k: float(v) for k, v in losses.items()}
       step = int(trainer.step.numpy())
       saved.check_losses(step, values)
@@ -96,6 +118,18 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
   if stop.signal:
     logging.info("stopped by %s at step %d", stop.signal, step)
   return TrainResult(step, last, trainer, stop.signal)
+
+
+def _train_step(trainer, iterator, saved, step, pattern):
+  """One step's losses; a shard read error checkpoints `step` first and
+  raises a one-line `pipeline.ShardError` naming the shard."""
+  try:
+    return trainer.step_for(step)(iterator)
+  except tf.errors.DataLossError as e:
+    saved.save_final(step)
+    raise pipeline.data_error(pattern, e, f"; step {step} is checkpointed, "
+                              "rerun to resume once the shards are fixed"
+                              ) from e
 
 
 # --- setup ------------------------------------------------------------------
@@ -114,6 +148,28 @@ def _make_strategy(config: VocoderConfig,
   return strategy
 
 
+def _record_run(config: VocoderConfig, options: TrainOptions,
+                train_pattern: str, chief: bool) -> int:
+  """Write config.json and run.json (the chief, once the data is found).
+
+  Returns:
+    The step up to which the model dir's checkpoints hold an input position
+    of other training data (-1: none; see `model_dir.input_record`).
+  """
+  newest = checkpoints.checkpoints_newest_first(options.model_dir)
+  data, stale = model_dir.input_record(
+      options.model_dir, options.data_dir, tf.io.gfile.glob(train_pattern),
+      int(newest[0].rsplit("-", 1)[1]) if newest else None)
+  if chief:
+    model_dir.write_config(options.model_dir, config)
+    run_options = dataclasses.asdict(options)
+    del run_options["model_dir"]
+    run_options["data_dir"] = options.data_dir and os.path.abspath(
+        options.data_dir)
+    model_dir.write_run(options.model_dir, run_options, data)
+  return stale
+
+
 def _data_dir(config: VocoderConfig, options: TrainOptions) -> str:
   """`options.data_dir`, or the built-in dataset (written once) when None."""
   if options.data_dir is not None:
@@ -124,7 +180,8 @@ def _data_dir(config: VocoderConfig, options: TrainOptions) -> str:
 
 
 def _shard_patterns(data_dir: str):
-  """(train, held-out) shard globs; held-out falls back to train."""
+  """(train, held-out) shard globs, checked (`pipeline.check_shards`: a bad
+  shard is a `ShardError` before training); held-out falls back to train."""
   train_shards = os.path.join(data_dir, "train-*.tfrecord")
   test_shards = os.path.join(data_dir, "test-*.tfrecord")
   if not tf.io.gfile.glob(train_shards):
@@ -132,8 +189,10 @@ def _shard_patterns(data_dir: str):
         f"no training shards matching {train_shards}; prepare them with "
         "`python -m tfvocoder.data.prepare --input_dir=... "
         f"--output_dir={data_dir}`")
-  return train_shards, (test_shards if tf.io.gfile.glob(test_shards)
-                        else train_shards)
+  patterns = train_shards, (test_shards if tf.io.gfile.glob(test_shards)
+                            else train_shards)
+  pipeline.check_shards(sorted(set(patterns)))
+  return patterns
 
 
 def _distributed_dataset(strategy, pattern, config, options, seed):
