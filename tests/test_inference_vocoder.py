@@ -158,3 +158,32 @@ def test_live_mode_is_the_smooth_merge_with_bounded_latency(tmp_path_factory):
       pad * hop:(pad + frames) * hop]
   assert snr_db(expected, vocoder.vocode(mel)) >= 60
   assert Vocoder(os.path.join(out_dir, "saved_model")).latency_frames is None
+
+
+@pytest.mark.parametrize("fmt", ["vocoder_fp32.tflite", "saved_model"])
+def test_batched_mel_as_the_signature_takes_it(tmp_path_factory, fmt):
+  out_dir, _, _, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, fmt))
+  mel = music_mel(config, 150, seed=11)
+  np.testing.assert_array_equal(vocoder.vocode(mel[None]), vocoder.vocode(mel))
+  chunk = mel[:64]
+  np.testing.assert_array_equal(vocoder.one_shot(chunk[None]),
+                                vocoder.one_shot(chunk))
+  with pytest.raises(ValueError, match=r"\[frames, 32\] or \[1, frames, 32\]; "
+                     r"got shape \(2, 150, 32\)"):
+    vocoder.vocode(np.stack([mel, mel]))
+
+
+def test_live_vocoder_progress_and_bad_values(tmp_path_factory):
+  out_dir, _, _, config = exported(tmp_path_factory, "multiscale")
+  vocoder = Vocoder(os.path.join(out_dir, "vocoder_fp32.tflite"), live=True)
+  frames = 300
+  mel = music_mel(config, frames, seed=12)
+  progress = []
+  audio = vocoder.vocode(mel, progress=lambda d, t: progress.append((d, t)))
+  assert audio.shape == (frames * config.hop_length,)
+  assert progress[-1] == (frames, frames)
+  assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+  mel[200, 3] = np.inf
+  with pytest.raises(ValueError, match=r"NaN/inf values in frames \[192, "):
+    vocoder.vocode(mel)

@@ -13,11 +13,13 @@ input. It is computed as two parts (see `tfvocoder.inference.edge_correction`):
    and added block by block once the last frame has been seen.
 
 So exact output needs two passes: the smooth audio is spilled to a temporary
-file (memory stays flat) and corrected on the way out. `live=True` skips
-the second part and the wrap-around (frames outside the input are silence):
-each block comes out as soon as the mel `context` frames past it has been
-generated (the on-device mode), differing from one-shot output only within
-`EDGE_TRANSITION_HZ` of the band edges and near the input's two ends.
+file (memory stays flat) and corrected on the way out. The live mode
+(`LiveMerge`, `live=True`) skips the second part and the wrap-around
+(frames outside the input are silence): each block comes out as soon as the
+bands up to its window's end are in (the on-device mode, fed a frame at a
+time by `tfvocoder.inference.streaming`), differing from one-shot output
+only within `EDGE_TRANSITION_HZ` of the band edges and near the input's two
+ends.
 """
 
 import tempfile
@@ -33,8 +35,7 @@ ExactBands = Callable[[int, int], Iterator[Tuple[int, int, List[np.ndarray]]]]
 
 
 class BandStore:
-  """Exact bands of any frame range, frames taken modulo the input length
-  (or, with `wrap=False`, as silence outside it).
+  """Exact bands of any frame range, frames taken modulo the input length.
 
   Short inputs keep all their bands. Long ones compute their last
   `tail_frames` (>= context) first, then every other frame once, in order,
@@ -45,23 +46,18 @@ class BandStore:
 
   def __init__(self, exact: ExactBands, total: int, hops: Sequence[int],
                window: int, context: int, tail_frames: int,
-               edges: Optional[EdgeCorrection] = None, wrap: bool = True):
+               edges: Optional[EdgeCorrection] = None):
     self.hops, self.total, self.edges = tuple(hops), total, edges
-    self.window, self.wrap = window, wrap
+    self.window = window
     self.all = total <= 2 * context + window
     if self.all:
       self.head = _collect(exact(0, total))
       if edges is not None:
         edges.feed_periodic(self.head)
       return
-    if wrap:
-      tail_frames = min(max(tail_frames, context), total - window)
-      self.tail = _collect(exact(total - tail_frames, total))
-      self.head, self._head_parts = None, []
-    else:
-      tail_frames = 0
-      self.tail = [np.zeros(context * h, np.float32) for h in self.hops]
-      self.head = [np.zeros(window * h, np.float32) for h in self.hops]
+    tail_frames = min(max(tail_frames, context), total - window)
+    self.tail = _collect(exact(total - tail_frames, total))
+    self.head, self._head_parts = None, []
     if edges is not None:
       edges.prime(self.tail)
     self.source = exact(0, total - tail_frames)
@@ -91,11 +87,8 @@ class BandStore:
     """Bands of frames [first, stop) of the periodic band sequence."""
     total = self.total
     if self.all:
-      frames = np.arange(first, stop)
-      inside = (frames >= 0) & (frames < total)
-      index = frames % total
-      return [np.where(inside[:, None] | self.wrap,
-                       b.reshape(total, h)[index], 0).reshape(-1)
+      index = np.arange(first, stop) % total
+      return [b.reshape(total, h)[index].reshape(-1)
               for b, h in zip(self.head, self.hops)]
     pieces = []
     if first < 0:
@@ -134,13 +127,82 @@ def _collect(blocks) -> List[np.ndarray]:
   return _join([out for _, _, out in blocks])
 
 
+class LiveMerge:
+  """The live merge of exact bands fed in order, a few frames at a time.
+
+  Block j is audio frames `[j * core, j * core + core)`: the central `core`
+  frames of the smooth merge of the `window` frames of bands starting
+  `context` frames before it, bands outside the input being silence. It is
+  merged as soon as the bands of frames `< needed` are in (its window's
+  end), and the rest at `finish`. Bands before the next window are dropped:
+  memory is one window of bands.
+
+  Args:
+    merge: smooth merge of `window` frames of bands -> audio.
+    config: gives the hop and band hops.
+    window, core: merge window and kept core, frames.
+  """
+
+  def __init__(self, merge: Callable, config: VocoderConfig, window: int,
+               core: int):
+    self.merge, self.hops = merge, tuple(config.band_hops)
+    self.hop, self.window, self.core = config.hop_length, window, core
+    self.context = (window - core) // 2
+    self.position = 0              # first frame of the next block
+    self.lookahead = window - self.context - core
+    # Bands from frame `position - context` on; silence before frame 0.
+    self.buffer = [np.zeros(self.context * h, np.float32) for h in self.hops]
+
+  @property
+  def stop(self) -> int:
+    """Frame after the last band frame fed."""
+    return self.position - self.context + len(self.buffer[0]) // self.hops[0]
+
+  @property
+  def needed(self) -> int:
+    """Bands of frames before this are needed to merge the next block."""
+    return self.position + self.core + self.lookahead
+
+  def feed(self, bands: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Appends the next frames of bands (1-D, largest band first); returns
+    the float32 audio blocks now complete (`core` frames each)."""
+    self.buffer = [np.concatenate([x, np.asarray(y, np.float32)])
+                   for x, y in zip(self.buffer, bands)]
+    blocks = []
+    while self.stop >= self.needed:
+      blocks.append(self._block(self.core))
+    return blocks
+
+  def finish(self, total: int) -> List[np.ndarray]:
+    """The remaining blocks of a `total`-frame input whose bands have all
+    been fed (silence past its end); the last block may be shorter."""
+    if self.stop != total:
+      raise ValueError(f"fed bands of {self.stop} frames, not {total}")
+    self.buffer = [np.concatenate([b, np.zeros(self.window * h, np.float32)])
+                   for b, h in zip(self.buffer, self.hops)]
+    blocks = []
+    while self.position < total:
+      blocks.append(self._block(min(self.core, total - self.position)))
+    return blocks
+
+  def _block(self, keep: int) -> np.ndarray:
+    audio = self.merge([b[:self.window * h]
+                        for b, h in zip(self.buffer, self.hops)])
+    c = self.context * self.hop
+    block = np.array(audio[c:c + keep * self.hop], np.float32)  # a copy
+    self.position += keep
+    self.buffer = [b[keep * h:] for b, h in zip(self.buffer, self.hops)]
+    return block
+
+
 def merged_blocks(exact: ExactBands, merge: Callable, total: int,
                   config: VocoderConfig, window: int, core: int,
                   tail_frames: int = 0, live: bool = False,
                   progress: Optional[Callable[[int, int], None]] = None
                   ) -> Iterator[np.ndarray]:
   """Yields consecutive float32 audio blocks (`core` frames each, the last
-  shorter) of the one-shot merge of the exact bands of `total` frames.
+  shorter) of the one-shot merge of the exact bands of `total` frames
+  (`live=True`: of the live merge, `LiveMerge`).
 
   Args:
     exact: the exact band source (see `ExactBands`).
@@ -149,14 +211,18 @@ def merged_blocks(exact: ExactBands, merge: Callable, total: int,
       one generator chunk gives anyway); at least the merge context.
     progress: called with (frames merged, total) during the first pass.
   """
+  if live:
+    yield from _live_blocks(exact, LiveMerge(merge, config, window, core),
+                            total, progress)
+    return
   hop = config.hop_length
   context = (window - core) // 2
-  edges = None if live else EdgeCorrection(config, total)
-  if edges is not None and context < edges.context_frames:
+  edges = EdgeCorrection(config, total)
+  if context < edges.context_frames:
     raise ValueError(f"merge context {context} frames < the "
                      f"{edges.context_frames} the edge filters need")
   store = BandStore(exact, total, config.band_hops, window, context,
-                    tail_frames, edges, wrap=not live)
+                    tail_frames, edges)
 
   def smooth():
     for p in range(0, total, core):
@@ -165,15 +231,11 @@ def merged_blocks(exact: ExactBands, merge: Callable, total: int,
       store.release(p + core - context)
       if progress is not None:
         progress(p + keep, total)
-      yield p, keep, np.array(audio[context * hop:(context + keep) * hop],
-                              np.float32)             # a copy, never a view
+      yield np.array(audio[context * hop:(context + keep) * hop],
+                     np.float32)                      # a copy, never a view
 
-  if live:
-    for _, _, block in smooth():
-      yield block
-    return
   with tempfile.TemporaryFile() as spill:
-    for _, _, block in smooth():
+    for block in smooth():
       spill.write(block.tobytes())
     store.finish()
     spill.seek(0)
@@ -182,3 +244,19 @@ def merged_blocks(exact: ExactBands, merge: Callable, total: int,
       size = keep * hop * np.dtype(np.float32).itemsize
       block = np.frombuffer(spill.read(size), np.float32)
       yield block + edges.correction(p, p + keep)
+
+
+def _live_blocks(exact: ExactBands, live: LiveMerge, total: int,
+                 progress: Optional[Callable[[int, int], None]]
+                 ) -> Iterator[np.ndarray]:
+  """`merged_blocks(live=True)`: the exact bands through `live`."""
+  def blocks():
+    for _, _, out in exact(0, total):
+      yield from live.feed(out)
+    yield from live.finish(total)
+  merged = 0
+  for block in blocks():
+    merged += len(block) // live.hop
+    if progress is not None:
+      progress(merged, total)
+    yield block

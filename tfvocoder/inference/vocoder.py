@@ -1,8 +1,8 @@
 """Streaming vocoder: a mel of any length -> audio, in fixed-size chunks.
 
 `Vocoder(path)` loads an export (SavedModel dir or `.tflite` file, see
-`tfvocoder.inference.runtime`) and vocodes `[frames, n_mels]` log-mels so that the
-stitched output equals one-shot generation of the whole mel:
+`tfvocoder.inference.runtime`) and vocodes `[frames, n_mels]` log-mels so
+that the stitched output equals one-shot generation of the whole mel:
 
 1. Generator, in chunks of `chunk_frames` mel frames overlapping by the
    receptive field R on each side. A chunk's outputs are kept only for
@@ -15,6 +15,13 @@ stitched output equals one-shot generation of the whole mel:
    windows plus an exact correction near the band edges accumulated in a
    first pass (`tfvocoder.inference.streaming_merge`); `live=True` skips the
    correction and emits blocks with a fixed latency instead.
+
+Live mode (`live=True`, and `tfvocoder.inference.streaming.StreamingVocoder`,
+which shares its engine, `LiveEngine`) takes the mel a few frames at a time:
+`LiveChunks` lays the same chunks over the frames seen so far and
+`streaming_merge.LiveMerge` merges each block once its window's bands are
+in. Its output does not depend on how the mel was cut into pieces; for
+MelGAN it is the exact mode's output.
 
 Memory is flat in the input length: a chunk of mel, a few merge windows of
 bands, one output block and a few numbers per frame are held (pass a
@@ -30,7 +37,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 
 from tfvocoder.inference.runtime import open_runtime
-from tfvocoder.inference.streaming_merge import merged_blocks
+from tfvocoder.inference.streaming_merge import LiveMerge, merged_blocks
 
 # Default chunk sizes, mel frames (the one definition): a SavedModel's
 # generator calls and smooth-merge windows here, and the fixed chunk sizes of
@@ -77,7 +84,8 @@ def plan_chunks(total: int, size: int, context: int, first: int = 0,
 
 
 class Vocoder:
-  """Vocodes `[frames, n_mels]` float32 log-mels with an exported model.
+  """Vocodes `[frames, n_mels]` (or `[1, frames, n_mels]`, as the SavedModel
+  signature takes them) float32 log-mels with an exported model.
 
   Args:
     model_path: SavedModel dir or `.tflite` file with its export_config.json.
@@ -85,9 +93,11 @@ class Vocoder:
     chunk_frames, merge_frames: chunk sizes for a SavedModel (a TFLite file
       fixes its own; asking for others is an error).
     merge_core_frames: frames of each merge window kept (default half).
-    live: multiscale only: emit blocks with a fixed latency
-      (`latency_frames`), leaving out the exact band-edge correction that
-      needs the whole input (see `tfvocoder.inference.streaming_merge`).
+    live: the live stream's output (`LiveEngine`, as
+      `tfvocoder.inference.streaming.StreamingVocoder` gives it): blocks
+      with a fixed latency. Multiscale: leaves out the exact band-edge
+      correction that needs the whole input (see
+      `tfvocoder.inference.streaming_merge`); MelGAN: the same audio.
   """
 
   def __init__(self, model_path: str, num_threads: int = 2,
@@ -128,6 +138,14 @@ class Vocoder:
     return (self.merge_frames - self.merge_core_frames) // 2
 
   @property
+  def block_frames(self) -> int:
+    """Frames per live block: the merge core (multiscale) or what one
+    chunk keeps between two receptive fields (MelGAN)."""
+    if self.runtime.has_bands:
+      return self.merge_core_frames
+    return self.chunk_frames - 2 * self.receptive_field_frames
+
+  @property
   def latency_frames(self) -> Optional[int]:
     """Mel frames needed beyond the end of an emitted block (None: the
     whole input, for the exact multiscale mode)."""
@@ -135,11 +153,21 @@ class Vocoder:
       return self.receptive_field_frames
     if not self.live:
       return None
-    return self.receptive_field_frames + self.merge_context_frames
+    lookahead = (self.merge_frames - self.merge_context_frames
+                 - self.merge_core_frames)   # the merge window's right part
+    return self.receptive_field_frames + lookahead
+
+  @property
+  def live_latency_frames(self) -> int:
+    """Frames the live stream's audio lags its mel (frame f's audio is out
+    once frame `f + live_latency_frames` is in; the `StreamingVocoder`
+    latency rule)."""
+    return LiveEngine(self).latency_frames
 
   def block_boundaries(self, total: int) -> List[int]:
-    """Frames where outputs of different model calls meet when streaming
-    `total` frames (chunk edges, and merge-window cores for multiscale)."""
+    """Frames where outputs of different model calls meet when the exact
+    mode streams `total` frames (chunk edges, and merge-window cores for
+    multiscale)."""
     size = self.chunk_frames if self.fixed else min(self.chunk_frames, total)
     edges = {c.keep_start for c in plan_chunks(
         total, size, self.receptive_field_frames)}
@@ -149,7 +177,8 @@ class Vocoder:
 
   # --- vocoding --------------------------------------------------------------
   def vocode(self, mel, progress: Optional[Progress] = None) -> np.ndarray:
-    """mel `[frames, n_mels]` -> float32 audio `[frames * hop_length]`."""
+    """mel `[frames, n_mels]` (or `[1, frames, n_mels]`) -> float32 audio
+    `[frames * hop_length]`."""
     blocks = list(self.stream(mel, progress))
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
@@ -159,12 +188,16 @@ class Vocoder:
 
   def stream(self, mel, progress: Optional[Progress] = None
              ) -> Iterator[np.ndarray]:
-    """Yields consecutive float32 audio blocks of mel `[frames, n_mels]`
-    (any array-like with random access, e.g. a memory-mapped `.npy`).
-    `progress(frames_done, total)` follows the generator."""
+    """Yields consecutive float32 audio blocks of mel `[frames, n_mels]` or
+    `[1, frames, n_mels]` (any array-like with random access, e.g. a
+    memory-mapped `.npy`). `progress(frames_done, total)` follows the
+    generator."""
     mel = self._checked(mel)
     total = len(mel)
     if total == 0:
+      return
+    if self.live:
+      yield from self._live(mel, progress)
       return
     if self.runtime.has_bands:
       if not self.fixed and total <= self.merge_frames:
@@ -186,10 +219,15 @@ class Vocoder:
       yield np.asarray(out[0], np.float32)
 
   def _checked(self, mel):
-    shape = getattr(mel, "shape", None)
-    if shape is None or len(shape) != 2 or shape[1] != self.config.n_mels:
-      raise ValueError(f"mel must be [frames, {self.config.n_mels}]; got "
-                       f"shape {shape}")
+    """`mel` as `[frames, n_mels]` (a `[1, frames, n_mels]` one unbatched,
+    as the SavedModel signature takes it); ValueError if neither."""
+    given = getattr(mel, "shape", None)
+    shape, n = given, self.config.n_mels
+    if shape is not None and len(shape) == 3 and shape[0] == 1:
+      mel, shape = mel[0], shape[1:]
+    if shape is None or len(shape) != 2 or shape[1] != n:
+      raise ValueError(f"mel must be [frames, {n}] or [1, frames, {n}]; got "
+                       f"shape {given}")
     return mel
 
   def _silence(self, frames: int) -> np.ndarray:
@@ -202,23 +240,166 @@ class Vocoder:
     audio) of those frames, equal to one-shot generation."""
     total = len(mel)
     size = self.chunk_frames if self.fixed else min(self.chunk_frames, total)
-    bands = self.runtime.has_bands
-    hops = self.config.band_hops if bands else (self.config.hop_length,)
     for chunk in plan_chunks(total, size, self.receptive_field_frames,
                              first, last):
       x = np.asarray(mel[chunk.start:min(chunk.stop, total)], np.float32)
       if not np.all(np.isfinite(x)):
         raise ValueError(f"mel has NaN/inf values in frames "
                          f"[{chunk.start}, {min(chunk.stop, total)})")
-      if len(x) < size:
-        x = np.concatenate([x, self._silence(size - len(x))])
-      out = self.runtime.bands(x) if bands else [self.runtime.audio(x)]
-      a, b = chunk.keep_start - chunk.start, chunk.keep_stop - chunk.start
-      yield chunk.keep_start, chunk.keep_stop, [
-          np.array(o[a * hop:b * hop]) for o, hop in zip(out, hops)]
+      yield chunk.keep_start, chunk.keep_stop, self.chunk_outputs(chunk, x)
+
+  def chunk_outputs(self, chunk: Chunk, x: np.ndarray) -> List[np.ndarray]:
+    """Outputs (bands, or [audio]) of the kept frames of `chunk`, given its
+    mel frames `x` `[frames, n_mels]` from `chunk.start` on (a fixed-size
+    chunk reaching past them is padded with silence)."""
+    if self.fixed and len(x) < self.chunk_frames:
+      x = np.concatenate([x, self._silence(self.chunk_frames - len(x))])
+    bands = self.runtime.has_bands
+    hops = self.config.band_hops if bands else (self.config.hop_length,)
+    out = self.runtime.bands(x) if bands else [self.runtime.audio(x)]
+    a, b = chunk.keep_start - chunk.start, chunk.keep_stop - chunk.start
+    return [np.array(o[a * hop:b * hop]) for o, hop in zip(out, hops)]
+
+  def _live(self, mel, progress: Optional[Progress]) -> Iterator[np.ndarray]:
+    """`stream` in live mode: the mel fed to a `LiveEngine` a block at a
+    time."""
+    engine, total = LiveEngine(self), len(mel)
+    for start in range(0, total, self.block_frames):
+      stop = min(start + self.block_frames, total)
+      x = np.asarray(mel[start:stop], np.float32)
+      if not np.all(np.isfinite(x)):
+        raise ValueError(f"mel has NaN/inf values in frames [{start}, {stop})")
+      yield from engine.feed(x)
+      if progress is not None:
+        progress(stop, total)
+    yield from engine.finish()
 
   def _all_finite(self, mel):
     x = np.asarray(mel, np.float32)
     if not np.all(np.isfinite(x)):
       raise ValueError("mel has NaN/inf values")
     return x
+
+
+class LiveChunks:
+  """Exact generator outputs of a mel that arrives a few frames at a time.
+
+  `take(need)` gives the outputs of frames `[done, need)` once the mel up to
+  frame `need + R` is in (`ready`; R the receptive field), from the chunks
+  `plan_chunks` lays over them as if the input ended there (after `finish`:
+  at its true end, as the exact mode does), so every output sees the input
+  frames it sees in one-shot generation. Which chunks run depends only on
+  the `need`s and the total, never on how the frames were fed. Mel frames
+  no later chunk starts at are dropped: memory is a chunk of mel plus what
+  was fed beyond the last `need`.
+  """
+
+  def __init__(self, vocoder: Vocoder):
+    self.vocoder = vocoder
+    self.context = vocoder.receptive_field_frames
+    self.mel = np.zeros((0, vocoder.config.n_mels), np.float32)
+    self.pieces: List[np.ndarray] = []      # fed after `mel`
+    self.start = 0           # frame of mel[0]
+    self.frames = 0          # frames fed
+    self.done = 0            # outputs of the frames before this are out
+    self.total: Optional[int] = None        # set by `finish`
+
+  def feed(self, frames: np.ndarray) -> None:
+    """Appends checked float32 mel frames `[n, n_mels]`."""
+    if len(frames):
+      self.pieces.append(frames)
+      self.frames += len(frames)
+
+  def finish(self) -> None:
+    """No more frames: the input has `frames` frames."""
+    self.total = self.frames
+
+  def ready(self, need: int) -> bool:
+    if self.total is not None:
+      return need <= self.total
+    return need + self.context <= self.frames
+
+  def take(self, need: int) -> List[np.ndarray]:
+    """Outputs (bands, or [audio]) of frames `[done, need)`, 1-D float32."""
+    vocoder, end = self.vocoder, self.total
+    if end is None:
+      end, size = need + self.context, vocoder.chunk_frames
+      chunks = plan_chunks(max(end, size), size, self.context, self.done,
+                           need)
+    else:
+      size = vocoder.chunk_frames if vocoder.fixed else min(
+          vocoder.chunk_frames, end)
+      chunks = plan_chunks(end, size, self.context, self.done, need)
+    self.mel = np.concatenate([self.mel] + self.pieces)
+    self.pieces = []
+    mel, first = self.mel, self.start
+    outputs = [vocoder.chunk_outputs(c, mel[c.start - first:
+                                            min(c.stop, end) - first])
+               for c in chunks]
+    self.done = need
+    drop = max(0, need - vocoder.chunk_frames - self.start)
+    self.mel, self.start = self.mel[drop:], self.start + drop
+    return [np.concatenate(parts) for parts in zip(*outputs)]
+
+
+class LiveEngine:
+  """Live vocoding: mel frames in, a few at a time; audio blocks out.
+
+  Block j of the multiscale model is the `LiveMerge` block of frames
+  `[j C, (j + 1) C)` (C the merge core), complete once the mel reaches its
+  merge window's end plus the receptive field R. MelGAN's blocks are what
+  the exact mode's chunks keep (`chunk_frames - R` frames, then
+  `chunk_frames - 2 R`), complete once a chunk's frames are in. So a
+  block's audio has come out once the mel `latency_frames` frames past
+  its first frame is in; `finish` gives the rest.
+  """
+
+  def __init__(self, vocoder: Vocoder):
+    self.vocoder = vocoder
+    self.chunks = LiveChunks(vocoder)
+    self.merge = None
+    if vocoder.runtime.has_bands:
+      self.merge = LiveMerge(vocoder.runtime.merge, vocoder.config,
+                             vocoder.merge_frames, vocoder.merge_core_frames)
+
+  @property
+  def latency_frames(self) -> int:
+    """Most frames fed after a frame before its audio is out: frame f's
+    audio is complete once frames `[0, f + latency_frames]` are in."""
+    if self.merge is None:                 # the first block: a whole chunk
+      return self.vocoder.chunk_frames - 1
+    return (self.merge.core + self.merge.lookahead + self.chunks.context
+            - 1)
+
+  def feed(self, frames: np.ndarray) -> List[np.ndarray]:
+    """Appends checked float32 mel frames `[n, n_mels]`; returns the float32
+    audio blocks now complete."""
+    self.chunks.feed(frames)
+    return self._advance()
+
+  def finish(self) -> List[np.ndarray]:
+    """The remaining audio blocks, the input having ended."""
+    self.chunks.finish()
+    blocks = self._advance()
+    if self.merge is not None:
+      blocks += self.merge.finish(self.chunks.total)
+    return blocks
+
+  def _need(self) -> int:
+    """Frames whose generator outputs the next block needs."""
+    chunks = self.chunks
+    if chunks.total is not None:
+      return chunks.total
+    if self.merge is not None:
+      return self.merge.needed
+    return chunks.done + self.vocoder.block_frames + (
+        0 if chunks.done else chunks.context)
+
+  def _advance(self) -> List[np.ndarray]:
+    blocks = []
+    need = self._need()
+    while need > self.chunks.done and self.chunks.ready(need):
+      outputs = self.chunks.take(need)
+      blocks += self.merge.feed(outputs) if self.merge else outputs
+      need = self._need()
+    return blocks
