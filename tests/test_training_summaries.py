@@ -3,6 +3,7 @@
 import logging
 import types
 
+from absl import logging as absl_logging
 import numpy as np
 import tensorflow as tf
 
@@ -57,10 +58,13 @@ def test_progress_lines_average_the_steps_since_the_last(tmp_path, caplog):
                                   summary_every=2, max_steps=5)
   report = summaries.TrainingReport(trainer, options, examples=None)
   caplog.set_level(logging.INFO)
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.INFO)   # an earlier test may lower it
   report.begin(0)
   for step, loss in enumerate([1.0, 3.0, 5.0, 9.0, 7.0], start=1):
     report.add(step, {"g_loss": loss, "d_loss": 2.0})
   report.end(5)
+  absl_logging.set_verbosity(verbosity)
   lines = [r.getMessage() for r in caplog.records
            if r.getMessage().startswith("step ")]
   assert [line.split(" steps/s=")[0] for line in lines] == [
