@@ -20,9 +20,10 @@ test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests
 
 # The main job on the built-in data: train (quickstart.flags), export,
-# vocode a held-out example, evaluate against Griffin-Lim.
+# vocode a held-out example, evaluate against Griffin-Lim. The commands set
+# their own log levels (tfvocoder/cli.py: TensorFlow's warnings and errors).
 run: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tfvocoder.quickstart
+	$(PY) -m tfvocoder.quickstart
 
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m benchmarks

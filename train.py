@@ -14,6 +14,11 @@ import sys
 
 from absl import app, flags, logging
 
+from tfvocoder import cli
+
+if __name__ == "__main__":  # before TensorFlow loads: its start-up log lines
+  cli.setup_logging()
+
 from tfvocoder import flags as config_flags
 from tfvocoder import training
 from tfvocoder.training import checkpoints, model_dir

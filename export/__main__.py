@@ -10,6 +10,7 @@ import sys
 
 from absl import app, flags, logging
 
+from tfvocoder import cli
 from tfvocoder.inference.vocoder import (DEFAULT_CHUNK_FRAMES,
                                          DEFAULT_MERGE_FRAMES)
 
@@ -56,4 +57,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli.setup_logging()
   app.run(main)

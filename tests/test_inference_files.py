@@ -12,11 +12,12 @@ import soundfile as sf
 from conftest import load_music
 from tfvocoder import dsp
 from tfvocoder.config import tiny_config
+from tfvocoder.data.audio_io import to_pcm16
 from tfvocoder.evaluation.metrics import snr_db
-from tfvocoder.inference import Vocoder
+from tfvocoder.inference import StreamingVocoder, Vocoder
 from tfvocoder.inference import files as files_lib
-from tfvocoder.inference.files import (InputError, ModelError, Outcome,
-                                       OutputError, audio_log_mel,
+from tfvocoder.inference.files import (InputError, Loaded, ModelError,
+                                       Outcome, OutputError, audio_log_mel,
                                        load_mel_npy, mel_range, output_path,
                                        plan_outputs, vocode_files)
 from vocoder_models import exported, music_mel
@@ -138,6 +139,79 @@ def test_output_names_and_messages(tmp_path):
   assert ok.message == ("in.npy -> out/in.wav: 3.00 s of audio in 0.50 s "
                         "(6.0x real time)")
   assert Outcome("x", error="why").message == "vocode: error: x: why"
+  assert Loaded("m.tflite", 1.234, 0.5).lines == [
+      "loaded m.tflite in 1.23 s (warm-up 0.50 s)"]
+  assert Loaded("m.tflite", 0.01, 0.02, 95, 1103.0).lines[1] == (
+      "latency: 95 frames = 1103 ms (live, pushes of 16 frames)")
+
+
+class _Clock:
+  """A fake `time.perf_counter` that only moves when told."""
+
+  def __init__(self):
+    self.now = 0.0
+
+  def __call__(self):
+    return self.now
+
+
+def test_times_the_vocoding_alone(tmp_path, monkeypatch):
+  # Opening takes 5 s, a model's first call 2 s more, each later call
+  # 0.5 s, each wav write 1 s: the load and warm-up are reported apart,
+  # the input's x real time counts its one call only.
+  config = tiny_config()
+  clock = _Clock()
+
+  class SlowStart:
+    def __init__(self, model, num_threads=2):
+      clock.now += 5.0
+      self.config, self.warm = config, False
+      self.runtime = types.SimpleNamespace(path=model)
+      self.block_frames = self.chunk_frames = self.merge_frames = 8
+
+    def stream(self, mel, progress=None):
+      clock.now += 0.5 if self.warm else 2.5
+      self.warm = True
+      yield np.zeros(len(mel) * config.hop_length, np.float32)
+
+  def slow_pcm16(audio):
+    clock.now += 1.0
+    return to_pcm16(audio)
+
+  monkeypatch.setattr(files_lib.time, "perf_counter", clock)
+  monkeypatch.setattr(files_lib, "Vocoder", SlowStart)
+  monkeypatch.setattr(files_lib.audio_io, "to_pcm16", slow_pcm16)
+  mel = str(tmp_path / "x.npy")
+  np.save(mel, music_mel(config, int(2 * config.frame_rate)))   # ~2 s
+  loaded = []
+  (outcome,) = vocode_files([mel], "model.tflite", str(tmp_path / "o"),
+                            on_load=loaded.append)
+  assert loaded == [Loaded("model.tflite", 5.0, 3.0)]
+  assert outcome.error is None and outcome.elapsed == 0.5
+  assert outcome.message.endswith(
+      f"{outcome.seconds:.2f} s of audio in 0.50 s "
+      f"({outcome.seconds / 0.5:.1f}x real time)")
+
+
+@pytest.mark.parametrize("model", ["multiscale", "melgan"])
+def test_live_writes_the_live_streams_audio(tmp_path_factory, tmp_path,
+                                            model):
+  out_dir, _, _, config = exported(tmp_path_factory, model)
+  path = os.path.join(out_dir, "vocoder_fp32.tflite")
+  mel_path = str(tmp_path / "m.npy")
+  mel = music_mel(config, 150, seed=9)    # 16-frame pushes, a partial last
+  np.save(mel_path, mel)
+  loaded = []
+  (outcome,) = vocode_files([mel_path], path, str(tmp_path / "o"), live=True,
+                            on_load=loaded.append)
+  assert outcome.error is None and outcome.seconds == 150 / config.frame_rate
+  written, _ = sf.read(outcome.target, dtype="int16")
+  np.testing.assert_array_equal(
+      written, to_pcm16(Vocoder(path, live=True).vocode(mel)))
+  streamer = StreamingVocoder(path)
+  assert loaded[0].model == path and loaded[0].latency_frames == (
+      streamer.latency_frames)
+  assert loaded[0].latency_ms == streamer.latency_ms
 
 
 def test_same_names_get_distinct_outputs(tmp_path_factory, tmp_path):

@@ -38,6 +38,12 @@ import os
 import sys
 
 from absl import app, flags
+
+from tfvocoder import cli
+
+if __name__ == "__main__":  # before TensorFlow loads: its start-up log lines
+  cli.setup_logging()
+
 import tensorflow as tf
 
 from tfvocoder.evaluation import EvaluateError

@@ -21,6 +21,7 @@ from absl import app, flags, logging
 import numpy as np
 import soundfile as sf
 
+from tfvocoder import cli
 from tfvocoder.config import VocoderConfig
 from tfvocoder.io_utils import atomic_path
 
@@ -96,4 +97,5 @@ Quick start finished.
 
 
 if __name__ == "__main__":
+  cli.setup_logging()
   app.run(main)

@@ -1,7 +1,7 @@
 """Vocode audio files or log-mels with an exported model.
 
   python -m tfvocoder.vocode INPUT... --model=PATH --output_dir=DIR
-      [--overwrite]
+      [--overwrite] [--live]
 
 INPUT is an audio file (wav/flac/ogg/mp3: resynthesis, audio -> log-mel ->
 vocoder) or a `.npy` log-mel `[frames, n_mels]` (e.g. from an upstream
@@ -9,8 +9,20 @@ model); PATH a SavedModel dir or a `.tflite` file written by
 `python -m export`. Each input becomes `DIR/<name>.wav`, 16-bit PCM at the
 model's sample rate, written to a temporary file and renamed when complete.
 Inputs with the same name get unique outputs (`x.wav`, `x.npy.wav`,
-`x-2.wav`, ...; `tfvocoder.inference.files.output_path`). Prints one line
-per input, `INPUT -> OUTPUT` with its x-real-time; long inputs log progress.
+`x-2.wav`, ...; `tfvocoder.inference.files.output_path`).
+
+Prints (stdout) first how long the model took to load and to warm up,
+then one line per input, `INPUT -> OUTPUT`, its seconds of audio, the
+seconds spent vocoding it and their ratio, the x real time (of the
+vocoding alone: not loading, decoding or writing); long inputs log
+progress (stderr):
+
+  loaded exported/vocoder_fp32.tflite in 0.01 s (warm-up 0.20 s)
+  song.wav -> out/song.wav: 12.30 s of audio in 0.60 s (20.5x real time)
+
+--live vocodes as a live stream would (`StreamingVocoder`, the mel pushed
+16 frames at a time: `Vocoder(PATH, live=True)`'s audio) and also prints
+the stream's latency, `latency: N frames = M ms`.
 
 Checked before any work, for all inputs (one line each, exit status 1,
 nothing written): DIR must be (or be creatable as) a writable directory; no
@@ -32,6 +44,7 @@ from typing import List, Optional
 
 from absl import app, flags
 
+from tfvocoder import cli
 from tfvocoder.inference import files
 
 
@@ -43,9 +56,10 @@ def define_flags() -> None:
   flags.DEFINE_string("output_dir", None, "Where the wav files go.",
                       required=True)
   flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
-  flags.DEFINE_bool("live", False, "Multiscale: fixed-latency streaming "
-                    "without the whole-input band-edge correction (see "
-                    "tfvocoder.inference.streaming_merge).")
+  flags.DEFINE_bool("live", False, "Vocode as a live stream "
+                    "(StreamingVocoder, 16-frame pushes) and print its "
+                    "latency; multiscale: without the whole-input band-edge "
+                    "correction (see tfvocoder.inference.streaming_merge).")
   flags.DEFINE_float("progress_seconds", 30.0, "Log progress for inputs "
                      "longer than this many seconds of audio.")
   flags.DEFINE_bool("overwrite", False, "Replace existing output files "
@@ -55,7 +69,14 @@ def define_flags() -> None:
 FLAGS = flags.FLAGS
 
 
+def _print_loaded(loaded: files.Loaded) -> None:
+  """Prints the model's load and warm-up times (and live, its latency)."""
+  for line in loaded.lines:
+    print(line, flush=True)
+
+
 def main(argv: List[str]) -> Optional[int]:
+  """Vocodes the inputs `argv[1:]`; returns the exit status."""
   inputs = argv[1:]
   if not inputs:
     print("vocode: error: no INPUT given; usage: python -m tfvocoder.vocode "
@@ -66,9 +87,11 @@ def main(argv: List[str]) -> Optional[int]:
     for outcome in files.vocode_files(inputs, FLAGS.model, FLAGS.output_dir,
                                       FLAGS.num_threads, FLAGS.live,
                                       FLAGS.progress_seconds,
-                                      overwrite=FLAGS.overwrite):
+                                      overwrite=FLAGS.overwrite,
+                                      on_load=_print_loaded):
       failed += outcome.error is not None
-      print(outcome.message, file=sys.stderr if outcome.error else sys.stdout)
+      print(outcome.message, file=sys.stderr if outcome.error else sys.stdout,
+            flush=True)
   except files.OutputError as e:
     for problem in e.problems:
       print(f"vocode: error: {problem}", file=sys.stderr)
@@ -80,5 +103,6 @@ def main(argv: List[str]) -> Optional[int]:
 
 
 if __name__ == "__main__":
+  cli.setup_logging()
   define_flags()
   app.run(main)

@@ -40,6 +40,7 @@ import sys
 
 from absl import app, flags
 
+from tfvocoder import cli
 from tfvocoder.config import VocoderConfig
 from tfvocoder.data import build, sources, worker_pool
 
@@ -115,5 +116,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli.setup_logging()
   _define_flags()
   app.run(main)

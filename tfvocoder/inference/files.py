@@ -6,10 +6,17 @@ log-mel, `audio_log_mel`) or a `.npy` log-mel `[frames, n_mels]`
 (`load_mel_npy`, memory-mapped and checked block by block: finite, and
 within `mel_range` of log10 magnitudes). Each becomes
 `<output_dir>/<name>.wav` at the model's sample rate, streamed through
-`Vocoder.stream` into a temporary file renamed when complete
+`Vocoder.stream` (live: pushed `LIVE_PUSH_FRAMES` frames at a time into a
+`StreamingVocoder`) into a temporary file renamed when complete
 (`tfvocoder.io_utils.atomic_path`). A bad input is an `InputError` whose
 one-line message says what was expected; `vocode_files` reports it as that
 input's `Outcome` and goes on with the others.
+
+Timing: `load_vocoder` opens the model and warms it up (`warm_up`: the
+first calls of a model are slow, a SavedModel's by far), reported once as
+a `Loaded`; each `Outcome` times only the vocoding (the model calls and
+stitching, not decoding the input or writing the wav), so its x real time
+is the model's speed.
 
 Before any work `plan_outputs` names every output (`output_names`: unique,
 inputs with the same name get numbered outputs) and refuses the run, with an
@@ -22,7 +29,7 @@ import dataclasses
 import itertools
 import os
 import time
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from absl import logging
 import numpy as np
@@ -31,11 +38,15 @@ import soundfile as sf
 from tfvocoder.config import VocoderConfig
 from tfvocoder.data import audio_io
 from tfvocoder.inference.runtime import ModelLoadError
+from tfvocoder.inference.streaming import StreamingVocoder, stream_mel
 from tfvocoder.inference.vocoder import Vocoder
 from tfvocoder.io_utils import atomic_path, output_dir_problem
 
 CHECK_BLOCK_FRAMES = 2 ** 12       # frames of a .npy mel checked at a time
 MEL_RANGE_MARGIN = 3.0             # log10 units beyond the expected range
+LIVE_PUSH_FRAMES = 16              # mel frames per push in live mode
+# What vocodes: a `Vocoder` (whole inputs), or a `StreamingVocoder` (live).
+Engine = Union[Vocoder, StreamingVocoder]
 
 
 class InputError(ValueError):
@@ -66,7 +77,8 @@ class Outcome:
     path: the input.
     target: the wav written (None on error).
     seconds: audio seconds written.
-    elapsed: wall seconds spent vocoding and writing.
+    elapsed: wall seconds spent vocoding (model calls and stitching; not
+      decoding the input, nor writing the wav).
     error: one line (None on success).
   """
   path: str
@@ -83,6 +95,38 @@ class Outcome:
     return (f"{self.path} -> {self.target}: {self.seconds:.2f} s of audio in "
             f"{self.elapsed:.2f} s "
             f"({self.seconds / max(self.elapsed, 1e-9):.1f}x real time)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+  """The model, opened and warmed up (`load_vocoder`).
+
+  Attributes:
+    model: the file or dir opened (a dir holding both: its TFLite file).
+    seconds: wall seconds opening it (a SavedModel: TensorFlow's import
+      included).
+    warm_up_seconds: wall seconds of its first calls (`warm_up`).
+    latency_frames: live mode: frames the audio lags the pushed mel (the
+      `StreamingVocoder` latency rule); None otherwise.
+    latency_ms: `latency_frames` in milliseconds of audio.
+  """
+  model: str
+  seconds: float
+  warm_up_seconds: float
+  latency_frames: Optional[int] = None
+  latency_ms: Optional[float] = None
+
+  @property
+  def lines(self) -> List[str]:
+    """What `vocode` prints before the inputs: the load, and live, the
+    latency."""
+    lines = [f"loaded {self.model} in {self.seconds:.2f} s (warm-up "
+             f"{self.warm_up_seconds:.2f} s)"]
+    if self.latency_frames is not None:
+      lines.append(f"latency: {self.latency_frames} frames = "
+                   f"{self.latency_ms:.0f} ms (live, pushes of "
+                   f"{LIVE_PUSH_FRAMES} frames)")
+    return lines
 
 
 def audio_log_mel(audio: np.ndarray, config: VocoderConfig,
@@ -273,11 +317,44 @@ def plan_outputs(inputs: Sequence[str], output_dir: str,
   return targets
 
 
-def write_wav(vocoder: Vocoder, mel: np.ndarray, target: str, label: str,
-              progress_seconds: float = 30.0) -> float:
+def audio_blocks(vocoder: Engine, mel: np.ndarray,
+                 progress: Optional[Callable[[int, int], None]] = None
+                 ) -> Iterator[np.ndarray]:
+  """The float32 audio of `mel` `[frames, n_mels]` in consecutive blocks.
+
+  Args:
+    vocoder: a `Vocoder` (`Vocoder.stream`), or a `StreamingVocoder`: a new
+      live stream (it is reset) pushed `LIVE_PUSH_FRAMES` frames at a time
+      (`stream_mel`; the same audio as `Vocoder(path, live=True)`).
+    mel: the log-mel (e.g. memory-mapped).
+    progress: called with (frames done, total frames).
+  """
+  if not isinstance(vocoder, StreamingVocoder):
+    yield from vocoder.stream(mel, progress=progress)
+    return
+  vocoder.reset()
+  for block in stream_mel(vocoder, mel, LIVE_PUSH_FRAMES):
+    if progress is not None:
+      progress(vocoder.frames_pushed, len(mel))
+    yield block
+
+
+def write_wav(vocoder: Engine, mel: np.ndarray, target: str, label: str,
+              progress_seconds: float = 30.0) -> Tuple[float, float]:
   """Streams the vocoded `[frames, n_mels]` mel into `target` as 16-bit PCM,
-  atomically; returns the seconds of audio. Logs progress every 10 % for
-  inputs over `progress_seconds` seconds, labelled `label`."""
+  atomically (`audio_blocks`).
+
+  Args:
+    vocoder: what vocodes (`Engine`).
+    mel: the log-mel.
+    target: the wav file.
+    label: names the input in progress lines, logged every 10 % for inputs
+      of `progress_seconds` seconds of audio or more.
+    progress_seconds: see `label`.
+  Returns:
+    (seconds of audio, wall seconds spent vocoding: producing the blocks,
+    not writing them).
+  """
   config = vocoder.config
   seconds = len(mel) / config.frame_rate
   marks = set()
@@ -288,27 +365,75 @@ def write_wav(vocoder: Vocoder, mel: np.ndarray, target: str, label: str,
       marks.add(tenth)
       logging.info("%s: %d%% of %.1f s", label, 10 * tenth, seconds)
 
+  blocks, busy = audio_blocks(vocoder, mel, progress), 0.0
   with atomic_path(target) as tmp:
     with sf.SoundFile(tmp, "w", samplerate=config.sample_rate, channels=1,
                       subtype="PCM_16", format="WAV") as f:
-      for block in vocoder.stream(mel, progress=progress):
+      while True:
+        start = time.perf_counter()
+        block = next(blocks, None)
+        busy += time.perf_counter() - start
+        if block is None:
+          break
         f.write(audio_io.to_pcm16(block))
-  return seconds
+  return seconds, busy
 
 
 def open_vocoder(model: str, num_threads: int = 2,
-                 live: bool = False) -> Vocoder:
-  """`Vocoder(model, ...)`, or ModelError with its one-line reason."""
+                 live: bool = False) -> Engine:
+  """`Vocoder(model, ...)`, live a `StreamingVocoder(model, ...)`, or
+  ModelError with its one-line reason."""
   try:
-    return Vocoder(model, num_threads=num_threads, live=live)
+    if live:
+      return StreamingVocoder(model, num_threads=num_threads)
+    return Vocoder(model, num_threads=num_threads)
   except (ModelLoadError, ValueError) as e:
     raise ModelError(str(e)) from e
 
 
+def warm_up(vocoder: Engine) -> float:
+  """Vocodes silence, a block and a few chunks long, so that what follows
+  runs at the model's speed: the first calls of a model are slow (a
+  SavedModel's optimise its graphs: about a second per signature on 2 CPU
+  cores; a short input takes another signature than a long one). Returns
+  the wall seconds taken; ModelError if the model fails to run."""
+  whole = vocoder.vocoder if isinstance(vocoder, StreamingVocoder) else vocoder
+  config = vocoder.config
+  start = time.perf_counter()
+  for frames in (whole.block_frames,
+                 max(whole.chunk_frames, whole.merge_frames) + 1):
+    mel = np.full((frames, config.n_mels), np.log10(config.log_floor),
+                  np.float32)
+    try:
+      for _ in audio_blocks(vocoder, mel):
+        pass
+    except (RuntimeError, ValueError) as e:
+      raise ModelError(f"{whole.runtime.path}: fails on silence ("
+                       f"{' '.join(str(e).split())})") from e
+  if isinstance(vocoder, StreamingVocoder):
+    vocoder.reset()
+  return time.perf_counter() - start
+
+
+def load_vocoder(model: str, num_threads: int = 2, live: bool = False
+                 ) -> Tuple[Engine, Loaded]:
+  """Opens `model` (`open_vocoder`) and warms it up (`warm_up`), timing
+  both. Returns the vocoder and its `Loaded`; raises ModelError."""
+  start = time.perf_counter()
+  vocoder = open_vocoder(model, num_threads, live)
+  opened = time.perf_counter() - start
+  warm = warm_up(vocoder)
+  if isinstance(vocoder, StreamingVocoder):
+    return vocoder, Loaded(vocoder.vocoder.runtime.path, opened, warm,
+                           vocoder.latency_frames, vocoder.latency_ms)
+  return vocoder, Loaded(vocoder.runtime.path, opened, warm)
+
+
 def vocode_files(inputs: Sequence[str], model: str, output_dir: str,
                  num_threads: int = 2, live: bool = False,
-                 progress_seconds: float = 30.0,
-                 overwrite: bool = False) -> Iterator[Outcome]:
+                 progress_seconds: float = 30.0, overwrite: bool = False,
+                 on_load: Optional[Callable[[Loaded], None]] = None
+                 ) -> Iterator[Outcome]:
   """Vocodes every input into `output_dir` (created), yielding each one's
   `Outcome` as soon as it is done.
 
@@ -317,34 +442,39 @@ def vocode_files(inputs: Sequence[str], model: str, output_dir: str,
     model: SavedModel dir or `.tflite` file (`python -m export` output).
     output_dir: where the wav files go (names: `plan_outputs`).
     num_threads: TFLite interpreter threads.
-    live: fixed-latency streaming (`Vocoder(live=True)`).
+    live: the live stream (`StreamingVocoder`, pushes of
+      `LIVE_PUSH_FRAMES` frames): fixed latency, for the multiscale model
+      without the whole-input band-edge correction.
     progress_seconds: log progress for inputs longer than this.
     overwrite: replace existing output files (an input: never).
+    on_load: called with the `Loaded` once the model is warmed up, before
+      the first input is read.
   Raises:
     OutputError: the outputs cannot be written as asked (`plan_outputs`;
       before the model is loaded, nothing written).
     ModelError: the model cannot be loaded (before any input is read).
   """
   targets = plan_outputs(inputs, output_dir, overwrite)
-  vocoder = open_vocoder(model, num_threads, live)
+  vocoder, loaded = load_vocoder(model, num_threads, live)
+  if on_load is not None:
+    on_load(loaded)
   os.makedirs(output_dir, exist_ok=True)
   for path, target in zip(inputs, targets):
     yield _vocode_one(vocoder, path, target, progress_seconds)
 
 
-def _vocode_one(vocoder: Vocoder, path: str, target: str,
+def _vocode_one(vocoder: Engine, path: str, target: str,
                 progress_seconds: float) -> Outcome:
   """Vocodes one input into `target`; a bad input or a failed write is the
   Outcome's one-line error (no partial `target` is left)."""
   try:
     mel = load_input(path, vocoder.config)
-    start = time.perf_counter()
     try:
-      seconds = write_wav(vocoder, mel, target, path, progress_seconds)
+      seconds, elapsed = write_wav(vocoder, mel, target, path,
+                                   progress_seconds)
     except OSError as e:
       return Outcome(path, error=f"cannot write {target} "
                      f"({e.strerror or e})")
-    elapsed = time.perf_counter() - start
   except (InputError, ValueError) as e:
     return Outcome(path, error=str(e))
   return Outcome(path, target, seconds, elapsed)
