@@ -4,9 +4,12 @@ baseline measured in the same process (the machine is noisy).
 `python -m benchmarks` runs them all (see benchmarks/__main__.py).
 """
 
+import json
 import os
 import subprocess
 from typing import Optional
+
+from tfvocoder.io_utils import atomic_write_text
 
 
 def debian_music_dir() -> Optional[str]:
@@ -19,3 +22,13 @@ def debian_music_dir() -> Optional[str]:
   folders = {os.path.dirname(p) for p in listing.stdout.split()
              if p.endswith(".ogg") and "/music/" in p}
   return sorted(folders)[0] if folders else None
+
+
+def report_json(value, json_path: Optional[str]) -> None:
+  """Writes `value` as indented JSON to `json_path` atomically, or prints
+  it when no path is given."""
+  text = json.dumps(value, indent=2)
+  if json_path:
+    atomic_write_text(json_path, text + "\n")
+  else:
+    print(text)

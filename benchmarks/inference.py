@@ -31,7 +31,6 @@ import os
 # so the imports below come after this line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json
 import tempfile
 import time
 
@@ -40,6 +39,7 @@ from ai_edge_litert.interpreter import Interpreter
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import report_json
 from tfvocoder import models
 from tfvocoder.config import VocoderConfig
 from tfvocoder.evaluation import cost
@@ -184,11 +184,7 @@ def main(argv):
           f"{speed(ms, 'fp32') >= 10}; every multiscale TFLite variant at "
           "least as fast as MelGAN's: "
           f"{all(speed(ms, v) >= speed(mg, v) for v in VARIANTS)}")
-  text = json.dumps({"peak": peak, "results": results}, indent=2)
-  if FLAGS.json:
-    atomic_write_text(FLAGS.json, text + "\n")
-  else:
-    print(text)
+  report_json({"peak": peak, "results": results}, FLAGS.json)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ import os
 # so the imports below come after this line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json
 import tempfile
 import time
 
@@ -48,6 +47,7 @@ from absl import app, flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import report_json
 from tfvocoder import models
 from tfvocoder.config import VocoderConfig, tiny_config
 from tfvocoder.evaluation import cost
@@ -221,12 +221,8 @@ def main(argv):
   print(f"{FLAGS.threads} threads; real-time factor = push wall time / "
         "audio returned (< 1 keeps up)")
   print(tables(results))
-  text = json.dumps({"threads": FLAGS.threads, "quick": FLAGS.quick,
-                     "results": results}, indent=2)
-  if FLAGS.json:
-    atomic_write_text(FLAGS.json, text + "\n")
-  else:
-    print(text)
+  report_json({"threads": FLAGS.threads, "quick": FLAGS.quick,
+               "results": results}, FLAGS.json)
 
 
 if __name__ == "__main__":

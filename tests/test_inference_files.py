@@ -10,31 +10,15 @@ import pytest
 import soundfile as sf
 
 from conftest import load_music
-from tfvocoder import dsp
 from tfvocoder.config import tiny_config
 from tfvocoder.data.audio_io import to_pcm16
 from tfvocoder.evaluation.metrics import snr_db
 from tfvocoder.inference import StreamingVocoder, Vocoder
 from tfvocoder.inference import files as files_lib
-from tfvocoder.inference.files import (InputError, Loaded, ModelError,
-                                       Outcome, OutputError, audio_log_mel,
-                                       load_mel_npy, mel_range, output_path,
-                                       plan_outputs, vocode_files)
+from tfvocoder.inference.files import (Loaded, ModelError, Outcome,
+                                       OutputError, output_path, plan_outputs,
+                                       vocode_files)
 from vocoder_models import exported, music_mel
-
-
-def test_blocked_log_mel_equals_dsp_log_mel():
-  config = tiny_config()
-  audio, _ = load_music(config.sample_rate, seconds=3.0, seed=3)
-  audio = audio[:len(audio) // config.hop_length * config.hop_length]
-  expected = dsp.log_mel(audio[None], config).numpy()[0]
-  got = audio_log_mel(audio, config, block_frames=37)   # many odd blocks
-  assert got.shape == expected.shape
-  assert np.abs(got - expected).max() < 1e-4
-  # A partial last frame is zero-padded, not dropped.
-  assert len(audio_log_mel(audio[:-10], config, block_frames=37)) == len(
-      expected)
-  assert len(audio_log_mel(audio[:-10], config)) == len(expected)
 
 
 def _write_inputs(tmp_path, config):
@@ -318,42 +302,6 @@ def test_output_dir_without_write_permission(tmp_path):
         f"output dir {locked / 'out'}: not writable ({locked})"]
   finally:
     os.chmod(locked, 0o700)
-
-
-def test_mel_values_outside_the_log10_range(tmp_path, monkeypatch):
-  config = tiny_config()
-  monkeypatch.setattr(files_lib, "CHECK_BLOCK_FRAMES", 8)  # many blocks
-  floor, ceiling = mel_range(config)
-  assert floor == pytest.approx(np.log10(config.log_floor) - 3)
-  assert 4 < ceiling < 5
-  good = music_mel(config, 30, seed=1)
-  assert floor + 3 <= good.min() and good.max() < ceiling - 3
-  cases = {
-      "float32_1e30": (np.full((40, config.n_mels), 1e30, np.float32),
-                       "values from 1e+30 to 1e+30"),
-      # Finite in float64, inf once cast to float32: still its value.
-      "float64_1e300": (np.full((40, config.n_mels), 1e300, np.float64),
-                        "values from 1e+300 to 1e+300"),
-      "natural_log": (np.log(np.full((40, config.n_mels), 1e-5)),
-                      "values from -11.51 to -11.51"),
-  }
-  # One outlier in a later checked block is found too.
-  late = np.concatenate([good, good]).astype(np.float64)
-  late[-1, 3] = -40.0
-  cases["late_outlier"] = (late, "values from -40 to")
-  for name, (value, expected) in cases.items():
-    path = str(tmp_path / f"{name}.npy")
-    np.save(path, value)
-    with pytest.raises(InputError) as raised:
-      load_mel_npy(path, config)
-    message = str(raised.value)
-    assert message.startswith(expected), (name, message)
-    assert f"outside [{floor:.3g}, {ceiling:.3g}]" in message
-    assert "log10(log_floor) = -5" in message and "\n" not in message
-  # The range's own ends (silence at the floor) are accepted.
-  path = str(tmp_path / "silence.npy")
-  np.save(path, np.full((40, config.n_mels), np.log10(config.log_floor)))
-  assert load_mel_npy(path, config).shape == (40, config.n_mels)
 
 
 def test_failed_write_is_an_outcome(tmp_path, monkeypatch):
