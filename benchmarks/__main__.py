@@ -161,11 +161,15 @@ def _inference_ratios(result: dict, peak: float, gl: float) -> list:
 def _quality_ratios(result: dict, peak: float, gl: float) -> list:
   systems = result["systems"]
   base = [s for s in systems if s["kind"] == "griffin_lim"][0]
+  # ViSQOL when scored (a MOS: higher is better, a ratio above 1 beats
+  # Griffin-Lim; the distances: below 1).
+  keys = ("log_mel_l1", "mr_stft", "lsd_db") + (
+      ("visqol",) if "visqol" in base["metrics"] else ())
   rows = []
   for s in systems:
     if s is base:
       continue
-    for key in ("log_mel_l1", "mr_stft", "lsd_db"):
+    for key in keys:
       rows += _row(f"{key} {s['name']}", s["metrics"][key]["overall"],
                    "Griffin-Lim", base["metrics"][key]["overall"])
   return rows

@@ -11,7 +11,7 @@ import soundfile as sf
 
 import eval_fixtures
 from tfvocoder.config import tiny_config
-from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation import scores
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,14 @@ def test_end_to_end_metrics_json(run):
                            "Griffin-Lim"]
   assert result["data"]["examples"] == 2 and len(result["examples"]) == 2
   assert result["skipped"] == []             # music windows: none silent
+  assert result["data"]["visqol"] is True
   for s in result["systems"]:
-    assert set(s["metrics"]) == set(metrics.METRICS)
+    assert set(s["metrics"]) == set(scores.METRICS)      # ViSQOL included
     for name, distance in s["metrics"].items():
+      if name == scores.VISQOL:
+        assert set(distance) == {"overall"}              # no bands
+        assert 1.0 <= distance["overall"] <= 4.8
+        continue
       assert len(distance["bands"] if "bands" in distance
                  else distance["edges"]) in (5, 4), name
     assert all(math.isfinite(x) for x in _finite_numbers(s["metrics"]))
@@ -51,7 +56,20 @@ def test_end_to_end_metrics_json(run):
   # untrained GAN.
   assert (gl["metrics"]["log_mel_l1"]["overall"] <
           systems["tiny_ms (multiscale)"]["metrics"]["log_mel_l1"]["overall"])
+  # ViSQOL agrees (measured: Griffin-Lim about 4.5, the untrained GANs 1),
+  # and its mean is that of the examples' figures.
+  visqol = {name: s["metrics"][scores.VISQOL]["overall"]
+            for name, s in systems.items()}
+  assert visqol["Griffin-Lim"] > 3.0
+  assert visqol["Griffin-Lim"] > visqol["tiny_ms (multiscale)"] + 1.0
+  per_example = [e["metrics"][gl["slug"]][scores.VISQOL]["overall"]
+                 for e in result["examples"]]
+  assert math.isclose(sum(per_example) / 2, visqol["Griffin-Lim"])
   assert "Griffin-Lim" in run["stdout"] and "report:" in run["stdout"]
+  header = run["stdout"].splitlines()[0].split()
+  assert header[0] == "system" and header[-1] == "ViSQOL"
+  assert "ViSQOL: MOS-LQO" in run["stdout"]
+  assert "higher is better, 1-~4.73" in run["stdout"]
 
 
 def test_end_to_end_tflite_timing(run):
@@ -88,8 +106,9 @@ def test_cli_error_is_one_line(tmp_path):
 
 
 def test_cli_needs_data_or_audio(tmp_path):
+  # (--novisqol: the flag exists; the check comes first either way.)
   done = subprocess.run(
-      [sys.executable, "-m", "tfvocoder.evaluate",
+      [sys.executable, "-m", "tfvocoder.evaluate", "--novisqol",
        f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True,
       timeout=120, cwd=eval_fixtures.REPO)
   assert done.returncode == 1

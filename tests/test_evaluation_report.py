@@ -71,7 +71,8 @@ class _Links(html.parser.HTMLParser):
 def _expected_counts(result):
   systems = len(result["systems"])
   examples = len(result["examples"])
-  charts = len(report.DISTANCES) + 3            # + phase, speed, cost
+  visqol = "visqol" in result["systems"][0]["metrics"]
+  charts = len(report.DISTANCES) + 3 + visqol   # + phase, speed, cost
   return examples * (2 + systems) + charts, examples * (1 + systems)
 
 
@@ -98,6 +99,17 @@ def test_summary_table_lists_every_system(run):
   for system in run["result"]["systems"]:
     assert system["name"] in text
   assert len(text.splitlines()) == 1 + len(run["result"]["systems"])
+  # The ViSQOL column: each system's mean (3 digits), "-" when not measured.
+  rows = report.summary_rows(run["result"])
+  column = report.SUMMARY_HEADER.index("ViSQOL")
+  for row, system in zip(rows, run["result"]["systems"]):
+    assert row[column] == f"{system['metrics']['visqol']['overall']:.3g}"
+  unscored = json.loads(json.dumps(run["result"]))
+  for system in unscored["systems"]:
+    del system["metrics"]["visqol"]
+  assert {r[column] for r in report.summary_rows(unscored)} == {"-"}
+  assert report.visqol_note(unscored) == "ViSQOL: not measured (--novisqol)"
+  assert "higher is better, 1-~4.73" in report.visqol_note(run["result"])
 
 
 def test_renders_in_headless_chromium(run, tmp_path):

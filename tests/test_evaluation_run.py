@@ -1,6 +1,6 @@
 """tfvocoder.evaluation.run: the run as a library call (report replaced
-atomically), its argument checks, the TFLite timing's export, metrics.json
-encoding."""
+atomically), its argument checks (ViSQOL's minimum length too), the TFLite
+timing's export, metrics.json encoding."""
 
 import json
 import os
@@ -29,7 +29,8 @@ def test_rerun_replaces_the_report_atomically(run, tmp_path):
   before = sorted(os.listdir(os.path.join(out, "assets")))
   result = run_lib.evaluate(
       run["model_dirs"][:1], out, data_dir=run["data_dir"], examples=1,
-      seconds=0.5, seed=3, speed_seconds=0.25, speed_repeats=1, tflite=False)
+      seconds=0.5, seed=3, speed_seconds=0.25, speed_repeats=1, tflite=False,
+      visqol=False)
   after = sorted(os.listdir(os.path.join(out, "assets")))
   assert len(after) < len(before) and len(result["examples"]) == 1
   assert not [f for f in os.listdir(out) if f.startswith(".")]
@@ -43,6 +44,10 @@ def test_rerun_replaces_the_report_atomically(run, tmp_path):
       s["name"] for s in result["systems"]]
   assert saved["systems"][0]["speed"]["tflite_fp32"] == {
       "error": "not measured (--notflite)"}
+  # No ViSQOL figure with visqol=False, and the page says so.
+  assert saved["data"]["visqol"] is False
+  assert "visqol" not in saved["systems"][0]["metrics"]
+  assert "ViSQOL: not measured (--novisqol)" in page
 
 
 def test_argument_errors(tmp_path):
@@ -116,7 +121,8 @@ def test_silent_reference_is_skipped_and_reported(tmp_path):
   sf.write(silent, np.zeros_like(t), config.sample_rate)
   out = str(tmp_path / "report")
   result = run_lib.evaluate([], out, audio_files=[tone, silent], gl_iters=2,
-                            speed_seconds=0.25, speed_repeats=1, tflite=False)
+                            speed_seconds=0.25, speed_repeats=1, tflite=False,
+                            visqol=False)
   with open(os.path.join(out, "metrics.json")) as f:
     saved = json.load(f)
   assert [e["name"] for e in saved["examples"]] == ["tone.wav"]
@@ -136,3 +142,22 @@ def test_silent_reference_is_skipped_and_reported(tmp_path):
   assert "1 example(s) left out of every figure" in page
   assert f"skipped silent.wav ({silent}): silent reference" in page
   assert page.count("<audio") == 2           # real + Griffin-Lim of one
+
+
+def test_example_too_short_for_visqol_fails_before_vocoding(tmp_path,
+                                                           monkeypatch):
+  # 0.5 s of audio (11 008 samples: whole frames), below ViSQOL's 0.96 s:
+  # named with the fix, and nothing is vocoded (or written) first.
+  config = tiny_config()
+  t = np.arange(config.sample_rate // 2) / config.sample_rate
+  short = str(tmp_path / "short.wav")
+  sf.write(short, 0.3 * np.sin(2 * np.pi * 440 * t), config.sample_rate)
+  monkeypatch.setattr(run_lib, "vocode_examples", None)   # must not be called
+  out = tmp_path / "report"
+  with pytest.raises(EvaluateError) as raised:
+    run_lib.evaluate([], str(out), audio_files=[short], gl_iters=1)
+  assert str(raised.value) == (
+      f"{short}: audio of 11008 samples at 22050 Hz is too short for ViSQOL: "
+      "it needs at least 21168 (0.96 s); give a longer --seconds (or "
+      "--max_audio_seconds), or --novisqol")
+  assert not os.path.exists(out / "metrics.json")

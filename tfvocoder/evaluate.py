@@ -3,6 +3,7 @@
   python -m tfvocoder.evaluate --model_dir=DIR [--model_dir=DIR2 ...]
       --data_dir=SHARDS --output_dir=OUT [--audio=FILE ...] [--examples=6]
       [--seconds=2] [--seed=0] [--export_dir=EXPORT ...] [--notflite]
+      [--novisqol]
 
 Examples: `--examples` windows of `--seconds` drawn (seeded reservoir
 sample, so the same seed and data give the same windows) from the fixed,
@@ -11,7 +12,10 @@ consecutive held-out windows of the `--split` shards of `--data_dir`
 like training windows), and/or one example per `--audio` file (its first
 `--max_audio_seconds`). Each example's log-mel is vocoded by every model and
 by Griffin-Lim (`tfvocoder.evaluation.griffin_lim`), and compared with the
-real audio by every `tfvocoder.evaluation.metrics` distance.
+real audio by every `tfvocoder.evaluation.metrics` distance and, unless
+--novisqol, by ViSQOL (`tfvocoder.evaluation.visqol`: MOS-LQO at 48 kHz,
+higher is better, 1 to about 4.73; up to 1 s per 2 s example and system;
+examples of at least 0.96 s).
 
 Cost and speed (per system): parameter counts, analytic FLOPs per audio
 second (`tfvocoder.evaluation.cost`), x real time of Keras `generate_audio` on
@@ -48,7 +52,8 @@ import tensorflow as tf
 
 from tfvocoder.evaluation import EvaluateError
 from tfvocoder.evaluation.griffin_lim import N_ITER
-from tfvocoder.evaluation.report import skipped_lines, summary_table
+from tfvocoder.evaluation.report import (skipped_lines, summary_table,
+                                         visqol_note)
 from tfvocoder.evaluation.run import evaluate
 
 
@@ -77,6 +82,8 @@ def define_flags() -> None:
                             "each --model_dir, in order (default: export to a "
                             "temporary dir for the TFLite timing).")
   flags.DEFINE_integer("threads", 2, "TF intra/inter-op and TFLite threads.")
+  flags.DEFINE_bool("visqol", True, "Also score ViSQOL (MOS-LQO, higher is "
+                    "better, 1-~4.73; examples of at least 0.96 s).")
 
 
 def main(argv):
@@ -95,11 +102,12 @@ def main(argv):
         max_audio_seconds=FLAGS.max_audio_seconds, gl_iters=FLAGS.gl_iters,
         speed_seconds=FLAGS.speed_seconds, speed_repeats=FLAGS.speed_repeats,
         tflite=FLAGS.tflite, export_dirs=FLAGS.export_dir,
-        threads=FLAGS.threads)
+        threads=FLAGS.threads, visqol=FLAGS.visqol)
   except EvaluateError as e:
     print(f"evaluate: error: {e}", file=sys.stderr)
     return 1
   print(summary_table(result))
+  print(visqol_note(result))
   for line in skipped_lines(result):
     print(line)
   print(f"report: {os.path.join(FLAGS.output_dir, 'report.html')}")

@@ -7,7 +7,8 @@ Runs, as a user would, each project command in turn:
   2. `python -m export` (SavedModel + TFLite),
   3. writes a held-out example (test split) as a wav and vocodes it with
      `python -m tfvocoder.vocode` through the exported SavedModel,
-  4. `python -m tfvocoder.evaluate` against Griffin-Lim on the test split,
+  4. `python -m tfvocoder.evaluate` against Griffin-Lim on the test split
+     (it prints the summary table: distances, ViSQOL, speed),
 and prints where the report, TensorBoard logs and exported models are.
 Re-running resumes training and redoes the later steps.
 """

@@ -4,6 +4,8 @@
   systems      every system (trained models, Griffin-Lim) behind `vocode(mel)`
   run          `evaluate()`: examples x systems -> metrics.json, report.html
   metrics      distances (log-mel L1, MR-STFT, LSD, phase excess), per band
+  visqol       ViSQOL v3 MOS-LQO (audio mode, 48 kHz; higher is better)
+  scores       every metric of one example pair (`all_metrics`), their means
   griffin_lim  the Griffin-Lim baseline
   report       the static HTML report
   cost         FLOPs per audio second and timing (never exports)

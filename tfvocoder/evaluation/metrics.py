@@ -38,6 +38,8 @@ e.g. all zeros) has no spectrum to compare with: MR-STFT's spectral
 convergence divides by its (floored) energy, 1e7 and more for any audible
 output, and the phase error has no weights. The evaluation skips such
 examples (`tfvocoder.evaluation.run`) instead of averaging them in.
+
+`DISTANCES` names them; `scores` adds ViSQOL and averages over examples.
 """
 
 import functools
@@ -160,7 +162,8 @@ def silent_reference(real: np.ndarray) -> Optional[str]:
           "phase error are undefined")
 
 
-def _pair(real, fake):
+def audio_pair(real, fake):
+  """(real, fake) as float64 `[samples]`; ValueError if lengths differ."""
   real = np.asarray(real, np.float64).reshape(-1)
   fake = np.asarray(fake, np.float64).reshape(-1)
   if real.shape != fake.shape:
@@ -189,7 +192,7 @@ def log_mel_l1(real: np.ndarray, fake: np.ndarray,
                config: VocoderConfig) -> Distance:
   """Mean |log-mel(real) - log-mel(fake)| (log10 units), overall and per
   band of mel channels (by centre frequency)."""
-  real, fake = _pair(real, fake)
+  real, fake = audio_pair(real, fake)
   hop = config.hop_length
   n = len(real) // hop * hop
   mels = log_mel(np.stack([real[:n], fake[:n]]).astype(np.float32),
@@ -235,7 +238,7 @@ def mr_stft(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
     sc = |1 - g|, log_mag = |ln g|. Meaningless for a silent `real`
     (`silent_reference`): sc is then ||S_f|| / `MAG_FLOOR`, ~1e7.
   """
-  real, fake = _pair(real, fake)
+  real, fake = audio_pair(real, fake)
   sc, lm = [], []
   band_sc, band_lm = [], []
   for n_fft in ffts:
@@ -269,7 +272,7 @@ def lsd_db(real: np.ndarray, fake: np.ndarray,
   """Log-spectral distance in dB at n_fft = `config.n_fft`, hop =
   `config.hop_length`: mean over frames of the RMS over bins of
   20 log10(S_r / S_f); per band over that band's bins."""
-  real, fake = _pair(real, fake)
+  real, fake = audio_pair(real, fake)
   r = np.maximum(np.abs(stft(real, config.n_fft, config.hop_length)),
                  MAG_FLOOR)
   f = np.maximum(np.abs(stft(fake, config.n_fft, config.hop_length)),
@@ -379,7 +382,7 @@ def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
   MelGAN upsampling ladder, x8 x8 x2 x2 from the frame rate, has its stage
   rates and Nyquists at the same frequencies, so it is not neutral.)
   """
-  real, fake = _pair(real, fake)
+  real, fake = audio_pair(real, fake)
   weight, err = _group_delay_errors(real, fake, n_fft)
   edges, near, flank = _edge_zones(weight.shape[1], config, n_fft, edge_hz)
 
@@ -399,29 +402,5 @@ def phase_coherence(real: np.ndarray, fake: np.ndarray, config: VocoderConfig,
           "edges_hz": edges}
 
 
-METRICS = {"log_mel_l1": log_mel_l1, "mr_stft": mr_stft, "lsd_db": lsd_db,
-           "phase_coherence": phase_coherence}
-
-
-def all_metrics(real: np.ndarray, fake: np.ndarray,
-                config: VocoderConfig) -> Dict[str, Distance]:
-  """{name: distance dict} of every metric in `METRICS`."""
-  return {name: fn(real, fake, config) for name, fn in METRICS.items()}
-
-
-def mean_metrics(per_example: Sequence[Dict[str, Distance]]
-                 ) -> Dict[str, Distance]:
-  """Element-wise mean over examples of `all_metrics` dicts (None where any
-  example has None; lists averaged per entry; `edges_hz` kept)."""
-  def combine(values):
-    first = values[0]
-    if isinstance(first, dict):
-      return {k: combine([v[k] for v in values]) for k in first}
-    if isinstance(first, list):
-      return [combine([v[i] for v in values]) for i in range(len(first))]
-    if any(v is None for v in values):
-      return None
-    return float(np.mean(values))
-  if not per_example:
-    raise ValueError("no examples to average")
-  return combine(list(per_example))
+DISTANCES = {"log_mel_l1": log_mel_l1, "mr_stft": mr_stft, "lsd_db": lsd_db,
+             "phase_coherence": phase_coherence}

@@ -27,7 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation import metrics, scores
 from tfvocoder.evaluation.examples import Example
 from tfvocoder.io_utils import atomic_write_text
 
@@ -38,6 +38,7 @@ DISTANCES = (("log_mel_l1", "log-mel L1", "log10 units"),
              ("lsd_db", "log-spectral distance", "dB"))
 PHASE = ("phase_coherence", "band-edge phase excess", "rad")
 PHASE_KEYS = ("overall", "edge", "flank", "elsewhere")
+VISQOL_RANGE = "higher is better, 1-~4.73"   # MOS-LQO; 4.73: identical
 CSS = """
 body{font-family:sans-serif;margin:1.5em;color:#222;max-width:110em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
@@ -166,6 +167,11 @@ def _charts(stage, result, config) -> Dict[str, str]:
              "excess = edge zones - flanks", unit,
              ["excess", "edge zones", "flanks", "elsewhere"] +
              [f"excess@{e:.0f}" for e in edges], names, values)
+  if any(_visqol(s["metrics"]) is not None for s in systems):
+    charts[scores.VISQOL] = f"chart_{scores.VISQOL}.png"
+    _bar_chart(os.path.join(stage, charts[scores.VISQOL]),
+               f"ViSQOL MOS-LQO ({VISQOL_RANGE})", "MOS", ["overall"], names,
+               [[_visqol(s["metrics"])] for s in systems])
   speed = [_speeds(s) for s in systems]
   charts["speed"] = "chart_speed.png"
   _bar_chart(os.path.join(stage, charts["speed"]), "x real time (higher is "
@@ -177,6 +183,12 @@ def _charts(stage, result, config) -> Dict[str, str]:
                s["parameters"]["total"] / 1e6, s["gflops_per_audio_second"]]
               for s in systems])
   return charts
+
+
+def _visqol(system_metrics) -> Optional[float]:
+  """The ViSQOL MOS-LQO of one `scores.all_metrics` dict (or mean), None
+  when not measured (`--novisqol`)."""
+  return system_metrics.get(scores.VISQOL, {}).get("overall")
 
 
 def _speeds(system) -> List[Optional[float]]:
@@ -207,13 +219,14 @@ def summary_rows(result) -> List[List[str]]:
                  "n/a" if lite_error else _fmt(x_lite),
                  _fmt(m["log_mel_l1"]["overall"]),
                  _fmt(m["mr_stft"]["overall"]), _fmt(m["lsd_db"]["overall"]),
-                 _fmt(m["phase_coherence"]["overall"])])
+                 _fmt(m["phase_coherence"]["overall"]),
+                 _fmt(_visqol(m))])
   return rows
 
 
 SUMMARY_HEADER = ["system", "params", "GFLOP/audio s", "x RT (Keras/librosa)",
                   "x RT TFLite fp32", "log-mel L1", "MR-STFT", "LSD dB",
-                  "phase excess rad"]
+                  "phase excess rad", "ViSQOL"]
 
 
 def summary_table(result) -> str:
@@ -225,6 +238,17 @@ def summary_table(result) -> str:
                    for r in rows)
 
 
+def visqol_note(result) -> str:
+  """One line on the ViSQOL column: its scale, or that it was not measured
+  (printed under the summary, shown on the page)."""
+  measured = any(_visqol(s["metrics"]) is not None
+                 for s in result["systems"])
+  if not measured:
+    return "ViSQOL: not measured (--novisqol)"
+  return (f"ViSQOL: MOS-LQO of ViSQOL v3, audio mode, at 48 kHz "
+          f"({VISQOL_RANGE}: 4.73 for identical audio); no bands")
+
+
 def _tables(result, config) -> str:
   systems = result["systems"]
   parts = ["<h2>Summary (mean over examples)</h2>",
@@ -232,9 +256,9 @@ def _tables(result, config) -> str:
   notes = [f"{s['name']}: TFLite {s['speed']['tflite_fp32']['error']}"
            for s in systems if s.get("speed", {}).get("tflite_fp32", {})
            .get("error")]
-  if notes:
-    parts.append("<p class=note>" + "<br>".join(html.escape(n) for n in notes)
-                 + "</p>")
+  notes.append(visqol_note(result))
+  parts.append("<p class=note>" + "<br>".join(html.escape(n) for n in notes)
+               + "</p>")
   bands = _band_labels(config)
   for key, title, unit in DISTANCES:
     parts.append(f"<h3>{html.escape(title)} per band"
@@ -267,7 +291,9 @@ def _example_html(i, entry, files, systems, real_slug) -> str:
     metrics = entry["metrics"].get(slug)
     line = "" if metrics is None else (
         f"<div class=note>log-mel L1 {_fmt(metrics['log_mel_l1']['overall'])}"
-        f", LSD {_fmt(metrics['lsd_db']['overall'])} dB</div>")
+        f", LSD {_fmt(metrics['lsd_db']['overall'])} dB"
+        + ("" if _visqol(metrics) is None else
+           f", ViSQOL {_fmt(_visqol(metrics))}") + "</div>")
     cells.append(
         f"<div class=cell><h4>{html.escape(name)}</h4>"
         f"<img src='{ASSETS}/{files['spectrogram'][slug]}' alt='{slug} {i}'>"
@@ -311,7 +337,8 @@ def render_html(result, assets, charts, config) -> str:
 {result['speed_audio_seconds']:.1f} s of audio, {result['threads']} threads.
 Distances: lower is better, 0 for identical audio; bands by
 <code>band_edges_hz</code>; see
-<code>tfvocoder/evaluation/metrics.py</code>.</p>
+<code>tfvocoder/evaluation/metrics.py</code>. ViSQOL (MOS-LQO):
+{VISQOL_RANGE}; see <code>tfvocoder/evaluation/visqol.py</code>.</p>
 {_skipped_html(result)}
 {_tables(result, config)}
 <h2>Charts</h2><div class=charts>{chart_imgs}</div>

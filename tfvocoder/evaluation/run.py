@@ -7,11 +7,12 @@ any slow work), `systems.load_systems` (models + Griffin-Lim),
 `examples.choose_examples` (held-out windows and audio files, with their
 log-mels) less the silent ones (`skip_silent`: `metrics.silent_reference`,
 listed in metrics.json "skipped" and on the page), every system's
-`vocode_all` of the mels, `metrics.all_metrics` of each output against the
-real audio (and their means), speed on `cost.speed_mel` (Keras /
-librosa, and the fp32 TFLite file of each model: from its `--export_dir`,
-else exported here to a temporary dir), then `report.write_report` and
-OUT/metrics.json.
+`vocode_all` of the mels, `scores.all_metrics` of each output against the
+real audio (and their means; ViSQOL unless `visqol=False`: every example
+is checked against its minimum length before any vocoding), speed on
+`cost.speed_mel` (Keras / librosa, and the fp32 TFLite file of each model:
+from its `--export_dir`, else exported here to a temporary dir), then
+`report.write_report` and OUT/metrics.json.
 """
 
 import json
@@ -25,7 +26,8 @@ from absl import logging
 import numpy as np
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.evaluation import EvaluateError, cost, metrics, report
+from tfvocoder.evaluation import EvaluateError, cost, metrics, report, scores
+from tfvocoder.evaluation import visqol as visqol_lib
 from tfvocoder.evaluation.examples import Example, choose_examples
 from tfvocoder.evaluation.griffin_lim import N_ITER
 from tfvocoder.evaluation.systems import (SIGNAL_FIELDS, Lineup, ModelSystem,
@@ -86,17 +88,29 @@ def vocode_examples(systems: Sequence[System],
   return outputs
 
 
+def check_visqol_lengths(examples: Sequence[Example],
+                         config: VocoderConfig) -> None:
+  """EvaluateError naming the first example too short for ViSQOL."""
+  for example in examples:
+    try:
+      visqol_lib.check_length(len(example.audio), config)
+    except ValueError as e:
+      raise EvaluateError(f"{example.source}: {e}; give a longer --seconds "
+                          "(or --max_audio_seconds), or --novisqol") from e
+
+
 def score(systems: Sequence[System], examples: Sequence[Example],
-          outputs: Outputs, config: VocoderConfig) -> List[Dict]:
-  """Per example {slug: `metrics.all_metrics` of the output vs the real}."""
-  scores = []
+          outputs: Outputs, config: VocoderConfig,
+          visqol: bool = True) -> List[Dict]:
+  """Per example {slug: `scores.all_metrics` of the output vs the real}."""
+  per_example = []
   for i, example in enumerate(examples):
     logging.info("metrics of example %d/%d (%s)", i + 1, len(examples),
                  example.name)
-    scores.append({s.slug: metrics.all_metrics(example.audio,
-                                               outputs[s.slug][i], config)
-                   for s in systems})
-  return scores
+    per_example.append({s.slug: scores.all_metrics(
+        example.audio, outputs[s.slug][i], config, visqol=visqol)
+                        for s in systems})
+  return per_example
 
 
 def tflite_speed(system: ModelSystem, export_dir: Optional[str],
@@ -132,7 +146,7 @@ def speed(system: System, mel: np.ndarray, repeats: int, tflite: bool,
   return figures
 
 
-def _result(lineup: Lineup, examples: Sequence[Example], skipped, scores,
+def _result(lineup: Lineup, examples: Sequence[Example], skipped, per_example,
             speeds, data: Dict, speed_audio_seconds: float,
             threads: int) -> Dict:
   """What metrics.json holds (the assets are added by `evaluate`)."""
@@ -143,13 +157,13 @@ def _result(lineup: Lineup, examples: Sequence[Example], skipped, scores,
       "data": data,
       "speed_audio_seconds": speed_audio_seconds, "threads": threads,
       "real": lineup.real,
-      "systems": [dict(s.describe(), metrics=metrics.mean_metrics(
-          [example_scores[s.slug] for example_scores in scores]),
+      "systems": [dict(s.describe(), metrics=scores.mean_metrics(
+          [example_scores[s.slug] for example_scores in per_example]),
                        speed=figures)
                   for s, figures in zip(lineup.systems, speeds)],
       "examples": [{"name": e.name, "source": e.source,
                     "samples": int(len(e.audio)), "metrics": m}
-                   for e, m in zip(examples, scores)],
+                   for e, m in zip(examples, per_example)],
       "skipped": list(skipped),
   }
 
@@ -161,12 +175,14 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
              gl_iters: int = N_ITER, speed_seconds: float = 4.0,
              speed_repeats: int = 2, tflite: bool = True,
              export_dirs: Sequence[str] = (), threads: int = 2,
-             batch_size: int = 4) -> Dict:
+             batch_size: int = 4, visqol: bool = True) -> Dict:
   """Runs the evaluation (`tfvocoder.evaluate`'s docstring: the flags of
   the same names); writes OUT/metrics.json and OUT/report.html; returns
   what metrics.json holds. Examples with a silent reference are left out
-  (`skip_silent`; listed in its "skipped"). Raises EvaluateError on bad
-  input (an output dir that cannot hold files: before any slow work)."""
+  (`skip_silent`; listed in its "skipped"). `visqol` adds ViSQOL
+  (`scores.VISQOL`: up to 1 s per 2 s example and system). Raises
+  EvaluateError on bad input (an output dir that cannot hold files: before
+  any slow work; an example too short for ViSQOL: before vocoding)."""
   _check_arguments(model_dirs, output_dir, data_dir, audio_files,
                    export_dirs)
   start = time.perf_counter()
@@ -175,16 +191,18 @@ def evaluate(model_dirs: Sequence[str], output_dir: str,
   chosen, skipped = skip_silent(choose_examples(
       config, data_dir, split, examples, seconds, seed, audio_files,
       max_audio_seconds))
+  if visqol:
+    check_visqol_lengths(chosen, config)
   outputs = vocode_examples(lineup.systems, chosen)
-  scores = score(lineup.systems, chosen, outputs, config)
+  per_example = score(lineup.systems, chosen, outputs, config, visqol)
   mel = cost.speed_mel(config, speed_seconds, seed)
   speeds = [speed(s, mel, speed_repeats, tflite,
                   export_dirs[i] if export_dirs and i < len(model_dirs)
                   else None, threads) for i, s in enumerate(lineup.systems)]
   data = {"data_dir": data_dir and os.path.abspath(data_dir), "split": split,
           "audio_files": list(audio_files), "seconds": seconds, "seed": seed,
-          "examples": len(chosen)}
-  result = _result(lineup, chosen, skipped, scores, speeds, data,
+          "examples": len(chosen), "visqol": visqol}
+  result = _result(lineup, chosen, skipped, per_example, speeds, data,
                    len(mel) / config.frame_rate, threads)
   assets = report.write_report(output_dir, result, chosen, outputs, config)
   for entry, files in zip(result["examples"], assets):
