@@ -1,203 +1,183 @@
 """The built-in synthetic music generator: needs no download, fully seeded.
 
-`generate_music(seconds, sample_rate, seed)` renders a short piece: a key
-(root + major / minor / dorian / pentatonic scale), a tempo, a four-bar
-chord progression played as sustained or arpeggiated chords, a bass line
-and a melody (a random walk on the scale), each voice with its own timbre:
+`generate_music(seconds, sample_rate, seed)` renders a short piece. Its
+score (`compose`) has a key (root + one of `SCALES`), a tempo (70-170
+bpm), a meter (3 or 4), a genre (orchestral, electronic, band, chamber:
+which instruments and drum patterns it may use) and a form: phrases of 2-8
+bars, each with its own texture (which parts play), a crescendo,
+decrescendo or steady level, and sometimes a silent gap after it. The
+parts follow a chord progression with voice-led chords:
 
-  piano    inharmonic partials f_h = h f0 sqrt(1 + B h^2), fast attack,
-           exponential decay faster for higher partials
-  strings  sawtooth-like partials (1/h), slow attack, delayed vibrato
-  flute    few partials, soft attack, vibrato and breath noise
+  bass     pedal, halves, beats, walking, octave eighths or syncopated,
+           fundamentals 49-220 Hz (the lowest band)
+  chords   pads, block chords, arpeggios or Alberti figures
+  melody   a contoured walk on the scale from a phrase's rhythm cells,
+           chord tones on strong beats, legato or staccato
+  counter  a slower second line in the middle register
+  drums    backbeat, four-on-the-floor, half-time, waltz or orchestral,
+           with fills and crashes at phrase starts
 
-plus, in most pieces, percussive noise bursts (kick, snare, hi-hat) and a
-light reverb tail (exponentially decaying noise impulse response). Only
-numpy is used, so it runs in `prepare`'s worker processes. The dataset made
-of these pieces is `sources.ensure_synthetic_dataset`.
+The notes' velocities follow the phrase dynamics, so loud passages are
+brighter (`instruments`). The mix is played in a synthetic room through a
+gently coloured microphone (`rooms`). Only numpy is used, so it runs in
+`prepare`'s worker processes. The dataset made of these pieces is
+`sources.ensure_synthetic_dataset`.
 """
 
-import math
 from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
-SCALES = {
-    "major": (0, 2, 4, 5, 7, 9, 11),
-    "minor": (0, 2, 3, 5, 7, 8, 10),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "pentatonic": (0, 2, 4, 7, 9),
+from tfvocoder.data import drums, instruments, rooms, score_parts
+from tfvocoder.data.score_parts import SCALES, Context, pick
+
+TIMBRES = tuple(instruments.INSTRUMENTS)
+GENERATOR_VERSION = 2   # bump when the audio changes: caches are rebuilt
+GENRES = {
+    "orchestral": dict(bass=("strings", "brass", "reed"),
+                       chords=("strings", "brass", "reed", "pluck"),
+                       melody=("strings", "flute", "brass", "reed", "mallet"),
+                       drums=("none", "orchestral", "orchestral")),
+    "electronic": dict(bass=("synth", "bass"),
+                       chords=("synth", "pluck", "mallet", "piano"),
+                       melody=("synth", "pluck", "mallet", "flute"),
+                       drums=("four", "backbeat", "half")),
+    "band": dict(bass=("bass",), chords=("piano", "pluck", "strings", "synth"),
+                 melody=("piano", "reed", "brass", "flute", "strings",
+                         "pluck"),
+                 drums=("backbeat", "half")),
+    "chamber": dict(bass=("piano", "strings", "pluck"),
+                    chords=("piano", "pluck", "strings"),
+                    melody=("piano", "flute", "strings", "reed"),
+                    drums=("none",)),
 }
-TIMBRES = ("piano", "strings", "flute")
-PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (0, 3, 0, 4))
-GENERATOR_VERSION = 1   # bump when the audio changes: caches are rebuilt
+# Which parts play in a phrase, with weights.
+TEXTURES = ((("bass", "chords", "melody", "drums"), 4.0),
+            (("bass", "chords", "melody", "counter", "drums"), 2.5),
+            (("chords", "melody"), 1.2), (("bass", "chords", "drums"), 1.0),
+            (("bass", "chords", "counter"), 0.8), (("chords",), 0.3),
+            (("melody",), 0.2), (("bass", "drums"), 0.4))
+GENRE_WEIGHTS = dict(orchestral=0.3, electronic=0.3, band=0.25, chamber=0.15)
+PART_GAINS = dict(bass=1.0, chords=0.4, melody=0.7, counter=0.45)
+DRUM_GAINS = dict(kick=0.9, boom=0.6, tom=0.5, snare=0.6, hat=0.25,
+                  open_hat=0.25, clap=0.5, crash=0.2)
 
 Seed = Union[int, Sequence[int]]
-# (start s, duration s, midi, velocity, timbre)
-Note = Tuple[float, float, float, float, str]
+# (start s, duration s, midi, velocity, timbre, part)
+Note = Tuple[float, float, float, float, str, str]
 
 
 def _midi_to_hz(midi: float) -> float:
   return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
 
 
-def _degree_to_midi(root: int, scale: Sequence[int], degree: int) -> int:
-  octave, step = divmod(degree, len(scale))
-  return root + 12 * octave + scale[step]
+def _band(rng: np.random.Generator, meter: int) -> dict:
+  """The genre, each part's timbre, the drum style, swing and timing jitter."""
+  genre = str(rng.choice(list(GENRE_WEIGHTS),
+                         p=list(GENRE_WEIGHTS.values())))
+  kit = GENRES[genre]
+  parts = {part: pick(rng, kit[part])
+           for part in ("bass", "chords", "melody")}
+  parts["counter"] = pick(rng, kit["melody"])
+  style = pick(rng, kit["drums"])
+  if style == "half" and meter == 3:
+    style = "waltz"
+  swing = rng.uniform(0.05, 0.15) if rng.random() < 0.3 else 0.0
+  jitter = 0.0 if genre == "electronic" else rng.uniform(0.0, 0.008)
+  return dict(genre=genre, timbres=parts, drums=style, swing=swing,
+              jitter=jitter)
+
+
+def _form(seconds: float, bar: float, rng: np.random.Generator,
+          drums_on: bool) -> Tuple[List[dict], List[Tuple[float, float]]]:
+  """Phrases (start s, first bar index, bars, dB levels, parts) and gaps."""
+  phrases, gaps = [], []
+  t, first_bar = 0.0, 0
+  weights = np.array([w for _, w in TEXTURES])
+  while t < seconds:
+    bars = int(rng.choice([2, 4, 4, 4, 8]))
+    start_db = rng.uniform(-12.0, 0.0)
+    end_db = float(np.clip(start_db + rng.choice([-8.0, 0.0, 8.0]), -14, 0))
+    parts = TEXTURES[rng.choice(len(TEXTURES), p=weights / weights.sum())][0]
+    if not phrases:   # the piece starts at once, with harmony
+      parts = tuple(sorted(set(parts) | {"chords"}))
+    if not drums_on:
+      parts = tuple(p for p in parts if p != "drums") or ("chords",)
+    phrases.append(dict(start=t, first_bar=first_bar, bars=bars,
+                        levels=(start_db, end_db), parts=parts))
+    t += bars * bar
+    first_bar += bars
+    if rng.random() < 0.2 and t < seconds:
+      gap = rng.uniform(0.3, 1.5)
+      gaps.append((t, t + gap))
+      t += gap
+  return phrases, gaps
 
 
 def compose(seconds: float, seed: Seed) -> dict:
   """The score of one piece.
 
   Returns {"root": MIDI note of the tonic, "scale": name, "tempo": bpm,
-  "notes": [(start s, duration s, midi, velocity, timbre)], "drums":
-  [(start s, kind, velocity)]}; kinds are "kick", "snare", "hat".
+  "meter": beats per bar, "genre", "drum_style", "notes": [(start s,
+  duration s, midi, velocity, timbre, part)], "drums": [(start s, kind,
+  velocity)], "gaps": [(start s, end s)] (silences), "phrases"}; drum kinds
+  are `drums.DRUMS`' names, timbres `TIMBRES`.
   """
   rng = np.random.default_rng(seed)
   root = int(rng.integers(45, 57))
-  scale_name = str(rng.choice(list(SCALES)))
-  scale = SCALES[scale_name]
-  tempo = float(rng.uniform(70, 140))
-  beat = 60.0 / tempo
-  style = _style(rng)
-  notes = _accompaniment(seconds, beat, root, scale, style, rng)
-  notes += _melody(seconds, beat, root, scale, style["melody"], rng)
-  drums = _drums(seconds, beat, rng)
-  notes = [x for x in notes if x[0] < seconds]
-  return dict(root=root, scale=scale_name, tempo=tempo, notes=notes,
-              drums=drums)
-
-
-def _style(rng: np.random.Generator) -> dict:
-  """The progression, each voice's timbre, whether chords are arpeggiated."""
-  progression = PROGRESSIONS[rng.integers(len(PROGRESSIONS))]
-  melody_timbre, harmony_timbre = rng.choice(TIMBRES, size=2)
-  bass_timbre = str(rng.choice(["piano", "strings"]))
-  arpeggio = harmony_timbre == "piano" or rng.random() < 0.3
-  return dict(progression=progression, melody=str(melody_timbre),
-              harmony=str(harmony_timbre), bass=bass_timbre,
-              arpeggio=arpeggio)
-
-
-def _accompaniment(seconds: float, beat: float, root: int,
-                   scale: Sequence[int], style: dict,
-                   rng: np.random.Generator) -> List[Note]:
-  """Chords (sustained or arpeggiated) and a bass line, bar by bar."""
-  progression = style["progression"]
+  scale_name = pick(rng, list(SCALES))
+  tempo = float(rng.uniform(70, 170))
+  meter = 3 if rng.random() < 0.3 else 4
+  band = _band(rng, meter)
+  ctx = Context(root=root, scale=SCALES[scale_name], beat=60.0 / tempo,
+                meter=meter, progression=score_parts.progression(rng),
+                sevenths=bool(rng.random() < 0.3), swing=band["swing"])
+  phrases, gaps = _form(seconds, ctx.bar, rng, band["drums"] != "none")
   notes: List[Note] = []
-  for bar in range(int(math.ceil(seconds / (4 * beat)))):
-    t0 = bar * 4 * beat
-    degree = progression[bar % len(progression)]
-    chord = [_degree_to_midi(root + 12, scale, degree + 2 * i)
-             for i in range(3 if len(scale) > 5 else 2)]
-    if style["arpeggio"]:
-      for step in range(8):
-        notes.append((t0 + step * beat / 2, beat, chord[step % len(chord)],
-                      0.5 + 0.2 * rng.random(), style["harmony"]))
-    else:
-      for pitch in chord:
-        notes.append((t0, 4 * beat, pitch, 0.35 + 0.1 * rng.random(),
-                      style["harmony"]))
-    bass = _degree_to_midi(root - 12, scale, degree)
-    for half in (0, 2):
-      notes.append((t0 + half * beat, 2 * beat, bass, 0.6, style["bass"]))
-  return notes
+  hits: list = []
+  for phrase in phrases:
+    for part in phrase["parts"]:
+      if part == "drums":
+        hits += score_parts.drum_part(ctx, phrase, band["drums"], rng)
+      else:
+        notes += [(*x, band["timbres"][part], part) for x in
+                  score_parts.PARTS[part](ctx, phrase, rng)]
+  notes = _humanize(notes, band["jitter"], seconds, rng)
+  hits = [h for h in hits if h[0] < seconds]
+  return dict(root=root, scale=scale_name, tempo=tempo, meter=meter,
+              genre=band["genre"], drum_style=band["drums"], notes=notes,
+              drums=hits, gaps=gaps, phrases=phrases)
 
 
-def _melody(seconds: float, beat: float, root: int, scale: Sequence[int],
-            timbre: str, rng: np.random.Generator) -> List[Note]:
-  """A random walk on the scale, two octaves above the root, with rests."""
-  n = len(scale)
-  notes: List[Note] = []
-  t, degree = 0.0, int(rng.integers(0, n))
-  while t < seconds:
-    length = float(rng.choice([0.5, 1.0, 1.0, 1.5, 2.0])) * beat
-    if rng.random() > 0.15:
-      degree = int(np.clip(degree + rng.integers(-2, 3), -n, 2 * n))
-      notes.append((t, length, _degree_to_midi(root + 24, scale, degree),
-                    0.7 + 0.3 * rng.random(), timbre))
-    t += length
-  return notes
+def _humanize(notes: List[Note], jitter: float, seconds: float,
+              rng: np.random.Generator) -> List[Note]:
+  """Shift onsets by N(0, jitter) s (not before 0); drop those past the end."""
+  shifts = rng.normal(0.0, jitter, len(notes)) if jitter else np.zeros(
+      len(notes))
+  out = [(max(0.0, n[0] + float(s)),) + tuple(n[1:])
+         for n, s in zip(notes, shifts)]
+  return [n for n in out if n[0] < seconds]
 
 
-def _drums(seconds: float, beat: float,
-           rng: np.random.Generator) -> List[Tuple[float, str, float]]:
-  """In most pieces (p = 0.75): kick on even beats, snare, off-beat hi-hat."""
-  drums = []
-  if rng.random() < 0.75:
-    for k in range(int(seconds / beat) + 1):
-      if k % 2 == 0:
-        drums.append((k * beat, "kick", 0.8))
-      elif rng.random() < 0.8:
-        drums.append((k * beat, "snare", 0.6))
-      if rng.random() < 0.5:
-        drums.append(((k + 0.5) * beat, "hat", 0.4))
-  return [d for d in drums if d[0] < seconds]
+def _add(out: np.ndarray, start: float, sound: np.ndarray, rate: int):
+  i = int(start * rate)
+  out[i:i + len(sound)] += sound[:len(out) - i]
 
 
-def _render_note(duration: float, midi: float, velocity: float, timbre: str,
-                 rate: int, rng: np.random.Generator) -> np.ndarray:
-  """One note (with its release tail), float64 `[samples]`."""
-  f0 = _midi_to_hz(midi)
-  release = {"piano": 0.25, "strings": 0.2, "flute": 0.1}[timbre]
-  n = int((duration + release) * rate)
-  t = np.arange(n) / rate
-  if timbre == "piano":
-    amps = np.arange(1, 17) ** -1.3 * rng.uniform(0.6, 1.0, 16)
-    stretch = rng.uniform(5e-5, 4e-4)   # inharmonicity B
-    vibrato, attack = 0.0, 0.003
-  elif timbre == "strings":
-    amps = 1.0 / np.arange(1, 13) * rng.uniform(0.7, 1.0, 12)
-    stretch, vibrato, attack = 0.0, rng.uniform(0.002, 0.005), 0.12
-  else:
-    amps = np.array([1.0, 0.45, 0.2, 0.1, 0.05])
-    stretch, vibrato, attack = 0.0, rng.uniform(0.002, 0.004), 0.05
-  h = np.arange(1, len(amps) + 1)
-  ratios = h * np.sqrt(1.0 + stretch * h ** 2)
-  keep = ratios * f0 * (1 + vibrato) < 0.95 * rate / 2
-  amps, ratios, h = amps[keep], ratios[keep], h[keep]
-  vib_rate = rng.uniform(4.5, 6.0)
-  vib_env = np.clip((t - 0.2) / 0.3, 0.0, 1.0)
-  inst = f0 * (1 + vibrato * vib_env * np.sin(2 * np.pi * vib_rate * t))
-  phase = 2 * np.pi * np.cumsum(inst) / rate
-  partials = np.sin(np.outer(ratios, phase)
-                    + rng.uniform(0, 2 * np.pi, (len(ratios), 1)))
-  gate = np.clip((duration + release - t) / release, 0.0, 1.0)
-  onset = np.minimum(t / attack, 1.0)
-  if timbre == "piano":
-    decay = rng.uniform(0.6, 2.5) * (1 + 0.25 * (h - 1))[:, None]
-    env = np.exp(-decay * t[None, :])
-  else:
-    env = np.ones((1, n))
-  note = np.sum(amps[:, None] * env * partials, axis=0) * onset * gate
-  if timbre == "flute":  # breath: high-passed noise following the envelope
-    note += 0.04 * np.diff(rng.standard_normal(n + 1)) * onset * gate
-  return velocity * note / np.sum(amps)
-
-
-def _render_drum(kind: str, rate: int, rng: np.random.Generator) -> np.ndarray:
-  """A percussive noise burst, float64 `[samples]`."""
-  t = np.arange(int(0.3 * rate)) / rate
-  noise = rng.standard_normal(len(t))
-  if kind == "kick":
-    phase = 2 * np.pi * np.cumsum(50 + 90 * np.exp(-t / 0.03)) / rate
-    return np.sin(phase) * np.exp(-t / 0.12)
-  if kind == "snare":
-    return (0.6 * noise * np.exp(-t / 0.07)
-            + 0.4 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.04))
-  return 0.5 * np.diff(noise, append=0.0) * np.exp(-t / 0.02)   # hi-hat
-
-
-def _reverb(dry: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
-  """Dry plus a light tail: convolution with decaying noise (RT60 0.4-1.4 s)."""
-  rt60 = rng.uniform(0.4, 1.4)
-  t = np.arange(int(rt60 * rate)) / rate
-  impulse = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-  impulse *= np.exp(-t / 0.3) * 0.5 + 0.5   # darker late tail
-  impulse /= np.sqrt(np.sum(impulse ** 2))
-  size = 1 << int(np.ceil(np.log2(len(dry) + len(impulse))))
-  wet = np.fft.irfft(np.fft.rfft(dry, size) * np.fft.rfft(impulse, size),
-                     size)[:len(dry)]
-  return dry + rng.uniform(0.15, 0.35) * wet
+def render_score(score: dict, samples: int, rate: int,
+                 rng: np.random.Generator) -> np.ndarray:
+  """The dry mix of a score, float64 `[samples + 2 rate]`: 2 s past the end
+  keep the last notes' tails for the room (the caller cuts them)."""
+  out = np.zeros(samples + 2 * rate)
+  for start, duration, midi, velocity, timbre, part in score["notes"]:
+    note = instruments.INSTRUMENTS[timbre](_midi_to_hz(midi), duration,
+                                           velocity, rate, rng)
+    _add(out, start, PART_GAINS[part] * note, rate)
+  bus = rng.uniform(0.5, 1.0)
+  for start, kind, velocity in score["drums"]:
+    _add(out, start, bus * DRUM_GAINS[kind] * drums.DRUMS[kind](
+        velocity, rate, rng), rate)
+  return out
 
 
 def generate_music(seconds: float, sample_rate: int,
@@ -214,15 +194,7 @@ def generate_music(seconds: float, sample_rate: int,
   score = compose(seconds, seed)
   rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 1])
   n = int(round(seconds * sample_rate))
-  out = np.zeros(n + int(2 * sample_rate))
-  for start, duration, midi, velocity, timbre in score["notes"]:
-    note = _render_note(duration, midi, velocity, timbre, sample_rate, rng)
-    i = int(start * sample_rate)
-    out[i:i + len(note)] += note[:len(out) - i]
-  for start, kind, velocity in score["drums"]:
-    burst = _render_drum(kind, sample_rate, rng)
-    i = int(start * sample_rate)
-    out[i:i + len(burst)] += 0.5 * velocity * burst[:len(out) - i]
-  out = _reverb(out, sample_rate, rng)[:n]
+  dry = render_score(score, n, sample_rate, rng)
+  out = rooms.apply_room(dry, sample_rate, rng)[:n]
   peak = np.max(np.abs(out))
   return (rng.uniform(0.5, 0.95) * out / max(peak, 1e-9)).astype(np.float32)
