@@ -52,12 +52,11 @@ def healthy_generator(config, seed: int = 0):
   rms = lambda x: float(np.sqrt(np.mean(np.square(x))))
   if generator.target_key == "bands":
     # LeakyReLU is positively homogeneous: scaling a band's last upsampling
-    # layer scales the band. Bring each band to an RMS of 0.1.
-    for band, out in zip(generator.band_generators, generator(mel)):
-      last = band.upsample[-1]
-      scale = 0.1 / rms(out)
-      last.kernel.assign(last.kernel * scale)
-      last.bias.assign(last.bias * scale)
+    # layer scales the band. Bring each band to an RMS of 0.1 (Snake is
+    # not homogeneous: a few rounds bring it close).
+    for _ in range(3 if config.activation == "snake" else 1):
+      for band, out in zip(generator.band_generators, generator(mel)):
+        _scale_conv(band.upsample[-1], 0.1 / rms(out))
   else:
     # MelGAN: the output convolution's gain sets the level before tanh;
     # measure it in tanh's linear range, then aim at an RMS of 0.3 (He
@@ -66,6 +65,16 @@ def healthy_generator(config, seed: int = 0):
     gain.assign(gain * 1e-4)
     gain.assign(gain * 0.3 / rms(generator.generate_audio(mel)))
   return generator
+
+
+def _scale_conv(layer, scale: float) -> None:
+  """Multiplies a (weight-normalised or plain) conv's output by `scale`."""
+  if isinstance(layer, WeightNormalization):
+    layer.g.assign(layer.g * scale)
+    layer = layer.layer
+  else:
+    layer.kernel.assign(layer.kernel * scale)
+  layer.bias.assign(layer.bias * scale)
 
 
 def write_model_dir(model_dir: str, config, generator) -> str:
@@ -79,11 +88,12 @@ def write_model_dir(model_dir: str, config, generator) -> str:
   return path
 
 
-def exported(tmp_path_factory, model: str):
-  """(output_dir, report, generator, config): a tiny `model` exported once
-  per session with every format."""
-  if model not in _EXPORTS:
-    config = tiny_config(model=model)
+def exported(tmp_path_factory, model: str, **overrides):
+  """(output_dir, report, generator, config): a tiny `model` (with config
+  `overrides`) exported once per session with every format."""
+  key = (model, tuple(sorted(overrides.items())))
+  if key not in _EXPORTS:
+    config = tiny_config(model=model, **overrides)
     generator = healthy_generator(config)
     root = tmp_path_factory.mktemp(f"export_{model}")
     model_dir = str(root / "model")
@@ -92,8 +102,8 @@ def exported(tmp_path_factory, model: str):
     report = export.export_model(
         model_dir, output_dir, chunk_frames=CHUNK_FRAMES,
         merge_frames=MERGE_FRAMES)
-    _EXPORTS[model] = (output_dir, report, generator, config)
-  return _EXPORTS[model]
+    _EXPORTS[key] = (output_dir, report, generator, config)
+  return _EXPORTS[key]
 
 
 def music_mel(config, frames: int, seed: int = 0) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 `band_bins` is the one rule of bin ownership; every split, merge, edge
 correction and per-band metric derives its bins (or Hz ranges) from it.
-`band_bins`, `band_bin_ranges`, `check_band_lengths` and `smooth_gain` are
-plain arithmetic: the TFLite runtime (`tfvocoder.inference`) uses them
-without TensorFlow, which `split_bands` / `merge_bands` import when called.
+`band_bins`, `band_bin_ranges`, `check_band_lengths`, `reference_band_gains`
+and `smooth_gain` are plain arithmetic: the TFLite runtime
+(`tfvocoder.inference`) uses them without TensorFlow, which `split_bands` /
+`merge_bands` import when called.
 """
 
 import math
@@ -85,6 +86,22 @@ def check_band_lengths(bands: Sequence, config: VocoderConfig,
       raise ValueError(f"{caller}: band {k} has {m} samples; expected "
                        f"{n // 2 ** k} (= {n} / 2**{k})")
   return n
+
+
+def reference_band_gains(config: VocoderConfig) -> Tuple[float, ...]:
+  """g_k: the reference's band k over `split_bands`'s, largest band first.
+
+  The reference split with orthonormal FFTs (rfft at N, irfft at the band's
+  N_k, both `norm="ortho"`), which leaves band k scaled by sqrt(N / N_k)
+  relative to this split (which keeps the amplitude): 1, sqrt(2), 2, ...
+  up to 4 for the lowest of 5 bands. `band_scaling` models train on those
+  scaled bands (`tfvocoder.models.multiscale`).
+
+  Returns:
+    `n_bands` floats sqrt(band_lengths[0] / band_lengths[k]).
+  """
+  lengths = config.band_lengths
+  return tuple(math.sqrt(lengths[0] / m) for m in lengths)
 
 
 def band_bin_ranges(num_samples: int,

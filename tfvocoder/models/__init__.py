@@ -16,8 +16,10 @@ The contract every family keeps:
 
 The families are `multiscale` and `melgan`, built from `base` (config-carrying
 Keras base classes, initialisers, sub-layer bookkeeping), `layers` (frozen
-filter banks, grouped conv, reflection pad, weight norm) and `geometry`
-(receptive fields, multiply-adds).
+filter banks, grouped conv, reflection pad, weight norm), `activations`
+(LeakyReLU or Snake), `period` (HiFi-GAN's multi-period judges, appended to
+either family's discriminator outputs with `period_discriminator`) and
+`geometry` (receptive fields, multiply-adds).
 """
 
 from typing import Dict

@@ -47,9 +47,37 @@ class ConfigModel(keras.Model):
     return cls(config_from_keras(config))
 
 
-def kernel_initializer(config: VocoderConfig):
-  """Conv weights ~ N(0, init_stddev) (the reference's initialisation)."""
-  return keras.initializers.RandomNormal(mean=0.0, stddev=config.init_stddev)
+def activation_gain(config: VocoderConfig) -> float:
+  """E[x^2] / E[f(x)^2] of the generators' activation f for zero-mean
+  symmetric x: He's 2 / (1 + slope^2) for LeakyReLU; 1 for Snake (which
+  is about the identity plus a bounded bump)."""
+  if config.activation == "snake":
+    return 1.0
+  return 2.0 / (1.0 + config.leaky_slope ** 2)
+
+
+def kernel_initializer(config: VocoderConfig, stride: int = 1,
+                       transpose: bool = False):
+  """The multiscale model's conv kernel initialiser (`config.init`).
+
+  "normal": N(0, init_stddev), the reference's. "he": variance-preserving,
+  Var(w) = activation_gain / fan_in (truncated normal), fan_in being the
+  inputs that reach one output sample: k * in for a convolution (Keras's
+  "fan_in" of its `[k, in, out]` kernel), k / stride * in for a transposed
+  one, i.e. Keras's "fan_out" of its `[k, out, in]` kernel over the stride
+  (Keras's own "fan_in" there, k * out, counts the adjoint's inputs).
+
+  Args:
+    stride: the layer's stride (used for transposed convolutions).
+    transpose: the kernel is a Conv1DTranspose's.
+  """
+  if config.init == "normal":
+    return keras.initializers.RandomNormal(mean=0.0, stddev=config.init_stddev)
+  gain = activation_gain(config)
+  if transpose:
+    return keras.initializers.VarianceScaling(gain * stride, "fan_out",
+                                              "truncated_normal")
+  return keras.initializers.VarianceScaling(gain, "fan_in", "truncated_normal")
 
 
 def leaky_relu(x, config: VocoderConfig):

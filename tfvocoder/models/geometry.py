@@ -18,12 +18,6 @@ j in [0, kernel); a transposed convolution's output n receives input t when
 """
 
 
-def _unwrap(layer):
-  if isinstance(layer, layers.WeightNormalization):
-    return layer.layer
-  return layer
-
-
 def conv_span(layer, pad_left=None) -> Span:
   """The `Span` of a Keras Conv1D / Conv1DTranspose (or WN-wrapped one).
 
@@ -31,7 +25,7 @@ def conv_span(layer, pad_left=None) -> Span:
   a multiple of the stride; for `"valid"` pass the explicit padding (e.g. a
   preceding `ReflectionPad1D`) as `pad_left`.
   """
-  layer = _unwrap(layer)
+  layer = layers.unwrapped(layer)
   kernel, stride = layer.kernel_size[0], layer.strides[0]
   dilation = layer.dilation_rate[0]
   transpose = isinstance(layer, keras.layers.Conv1DTranspose)
@@ -101,7 +95,7 @@ def multiply_adds(layer, in_length: float) -> Tuple[float, float]:
   if isinstance(layer,
                 (layers.FilterBankConv, layers.FilterBankConvTranspose)):
     return in_length * layer.n_filters * layer.taps, in_length
-  inner = _unwrap(layer)
+  inner = layers.unwrapped(layer)
   kernel_size = math.prod(inner.kernel.shape)
   stride = inner.strides[0]
   if isinstance(inner, keras.layers.Conv1DTranspose):

@@ -17,7 +17,10 @@ a WN-Conv(1, k3) judge; LeakyReLU after every layer but the judge. With
 k5 conv, where the time axis is back at the mel frame rate.
 
 Initialisation follows what the reference MelGAN effectively runs with,
-PyTorch's defaults (`reference_initializers`), not `init_stddev`.
+PyTorch's defaults (`layers.reference_initializers`), not `init_stddev`.
+Levers: `activation="snake"` makes every generator LeakyReLU a Snake
+(`activations`); `period_discriminator` adds HiFi-GAN's period judges
+(`period`) after the scales.
 """
 
 import math
@@ -27,7 +30,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfvocoder.models import base, geometry, layers
+from tfvocoder.models import activations, base, geometry, layers, period
 
 _IO_KERNEL = 7          # generator input / output convolutions
 _RES_KERNEL = 3         # residual block dilated convolution
@@ -35,41 +38,6 @@ _DISC_IN_KERNEL = 15    # first discriminator convolution
 _DISC_LAST_KERNEL = 5   # discriminator convolution before the judge
 _JUDGE_KERNEL = 3
 _POOL = 4               # average pool between scales (stride 2)
-
-
-def reference_initializers(fan_in: int):
-  """(kernel, bias) initialisers of the reference MelGAN: PyTorch's defaults.
-
-  The reference applies N(0, 0.02) to `module.weight` of its weight-normed
-  convs, but weight norm recomputes `weight` from (g, v) before every
-  forward pass, so that assignment is lost and v keeps PyTorch's default,
-  U(+-1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)), biases likewise,
-  g = ||v||. Each layer then scales the signal by about 1/sqrt(3). With
-  N(0, `init_stddev`) kernels instead, the 128-mel generator's initial
-  output has a standard deviation of about 4e-12 (measured; 3e-4 with
-  these): its first layers' gradients fall far below Adam's epsilon. Keras's
-  fan_in of a Conv1DTranspose kernel `[k, out, in]` is k * out, as
-  PyTorch's is of its `[in, out, k]`.
-  """
-  bound = fan_in ** -0.5
-  return (keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
-          keras.initializers.RandomUniform(-bound, bound))
-
-
-def _wn_conv(in_channels, filters, kernel, transpose=False, groups=1,
-             name=None, **kwargs):
-  """A weight-normalised Conv1D (grouped if asked) or Conv1DTranspose."""
-  fan_in = kernel * (filters if transpose else in_channels // groups)
-  kernel_init, bias_init = reference_initializers(fan_in)
-  if transpose:
-    layer = keras.layers.Conv1DTranspose(
-        filters, kernel, kernel_initializer=kernel_init,
-        bias_initializer=bias_init, name=name, **kwargs)
-  else:
-    layer = layers.GroupedConv1D(
-        filters, kernel, groups=groups, kernel_initializer=kernel_init,
-        bias_initializer=bias_init, name=name, **kwargs)
-  return layers.WeightNormalization(layer, name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -84,10 +52,13 @@ class ResidualBlock(base.ConfigLayer):
     self.channels = int(channels)
     self.dilation = int(dilation)
     self.pad = layers.ReflectionPad1D(self.dilation, name="pad")
-    self.conv = _wn_conv(self.channels, self.channels, _RES_KERNEL,
-                         dilation_rate=self.dilation, name="conv")
-    self.mix = _wn_conv(self.channels, self.channels, 1, name="mix")
-    self.shortcut = _wn_conv(self.channels, self.channels, 1, name="shortcut")
+    self.conv = layers.wn_conv(self.channels, self.channels, _RES_KERNEL,
+                               dilation_rate=self.dilation, name="conv")
+    self.mix = layers.wn_conv(self.channels, self.channels, 1, name="mix")
+    self.shortcut = layers.wn_conv(self.channels, self.channels, 1,
+                                   name="shortcut")
+    base.assign_layers(self, "act", activations.activation_layers(
+        self.config, [self.channels] * 2, "act"))
 
   def build_sublayers(self):
     shape = (None, None, self.channels)
@@ -95,8 +66,9 @@ class ResidualBlock(base.ConfigLayer):
       layer.build(shape)
 
   def call(self, x):
-    y = self.conv(self.pad(base.leaky_relu(x, self.config)))
-    y = self.mix(base.leaky_relu(y, self.config))
+    act_conv, act_mix = activations.activation_fns(self, "act", 2, self.config)
+    y = self.conv(self.pad(act_conv(x)))
+    y = self.mix(act_mix(y))
     return self.shortcut(x) + y
 
   def multiply_adds(self, length):
@@ -124,17 +96,21 @@ class MelGANGenerator(base.ConfigModel):
     ratios = c.melgan_ratios
     self.pad_in = layers.ReflectionPad1D(_IO_KERNEL // 2, name="pad_in")
     channels = c.melgan_ngf * 2 ** len(ratios)
-    self.conv_in = _wn_conv(c.n_mels, channels, _IO_KERNEL, name="conv_in")
+    self.conv_in = layers.wn_conv(c.n_mels, channels, _IO_KERNEL,
+                                  name="conv_in")
+    # The activations before each upsampling and before conv_out.
+    base.assign_layers(self, "act", activations.activation_layers(
+        c, [channels // 2 ** i for i in range(len(ratios) + 1)], "act"))
     for i, r in enumerate(ratios):
       in_channels, channels = channels, channels // 2
-      setattr(self, f"upsample_{i}", _wn_conv(
+      setattr(self, f"upsample_{i}", layers.wn_conv(
           in_channels, channels, 2 * r, transpose=True, strides=r,
           padding="same", name=f"upsample_{i}"))
       base.assign_layers(self, f"residual_{i}", [
           ResidualBlock(c, channels, d, name=f"residual_{i}_{j}")
           for j, d in enumerate(c.melgan_residual_dilations)])
     self.pad_out = layers.ReflectionPad1D(_IO_KERNEL // 2, name="pad_out")
-    self.conv_out = _wn_conv(channels, 1, _IO_KERNEL, name="conv_out")
+    self.conv_out = layers.wn_conv(channels, 1, _IO_KERNEL, name="conv_out")
     self.build()
 
   @property
@@ -159,12 +135,14 @@ class MelGANGenerator(base.ConfigModel):
     self.conv_out.build((None, None, channels))
 
   def call(self, mel, training=False):
+    acts = activations.activation_fns(
+        self, "act", len(self.upsample) + 1, self.config)
     x = self.conv_in(self.pad_in(mel))
-    for up, blocks in zip(self.upsample, self.blocks):
-      x = up(base.leaky_relu(x, self.config))
+    for up, blocks, act in zip(self.upsample, self.blocks, acts):
+      x = up(act(x))
       for block in blocks:
         x = block(x)
-    x = self.conv_out(self.pad_out(base.leaky_relu(x, self.config)))
+    x = self.conv_out(self.pad_out(acts[-1](x)))
     return ops.cast(ops.tanh(x)[..., 0], "float32")
 
   def generate_audio(self, mel):
@@ -207,22 +185,24 @@ class ScaleDiscriminator(base.ConfigLayer):
     super().__init__(config, **kwargs)
     c = self.config
     self.pad_in = layers.ReflectionPad1D(_DISC_IN_KERNEL // 2, name="pad_in")
-    self.conv_in = _wn_conv(1, c.melgan_ndf, _DISC_IN_KERNEL, name="conv_in")
+    self.conv_in = layers.wn_conv(1, c.melgan_ndf, _DISC_IN_KERNEL,
+                                  name="conv_in")
     channels = c.melgan_ndf
     for i, s in enumerate(c.melgan_disc_downsample):
       in_channels = channels
       channels = min(channels * s, c.melgan_disc_max_channels)
       setattr(self, f"pad_{i}", keras.layers.ZeroPadding1D(5 * s,
                                                            name=f"pad_{i}"))
-      setattr(self, f"downsample_{i}", _wn_conv(
+      setattr(self, f"downsample_{i}", layers.wn_conv(
           in_channels, channels, 10 * s + 1, strides=s,
           groups=max(in_channels // 4, 1), name=f"downsample_{i}"))
     last = min(channels * 2, c.melgan_disc_max_channels)
     if c.melgan_disc_conditioned:
       channels += c.n_mels
-    self.conv_last = _wn_conv(channels, last, _DISC_LAST_KERNEL,
-                              padding="same", name="conv_last")
-    self.judge = _wn_conv(last, 1, _JUDGE_KERNEL, padding="same", name="judge")
+    self.conv_last = layers.wn_conv(channels, last, _DISC_LAST_KERNEL,
+                                    padding="same", name="conv_last")
+    self.judge = layers.wn_conv(last, 1, _JUDGE_KERNEL, padding="same",
+                                name="judge")
 
   @property
   def downsample(self):
@@ -261,7 +241,8 @@ class ScaleDiscriminator(base.ConfigLayer):
 class MelGANDiscriminator(base.ConfigModel):
   """(audio `[batch, samples]`, mel) -> `melgan_disc_scales` pairs
   (judgement `[batch, samples / 2**s / prod(downsample), 1]`, feature maps),
-  full rate first. The mel is ignored unless `melgan_disc_conditioned`."""
+  full rate first, then one per period with `period_discriminator`
+  (`period`). The mel is ignored unless `melgan_disc_conditioned`."""
 
   def __init__(self, config, name="melgan_discriminator", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -277,6 +258,7 @@ class MelGANDiscriminator(base.ConfigModel):
         for i in range(c.melgan_disc_scales)])
     self.pool = keras.layers.AveragePooling1D(_POOL, strides=2, padding="same",
                                               name="pool")
+    self.mpd = period.maybe_build(c)
     self.build()
 
   @property
@@ -299,4 +281,6 @@ class MelGANDiscriminator(base.ConfigModel):
         x = self.pool(x)
         mel = self.pool(mel) if conditioned else None
       outputs.append(scale(x, mel if conditioned else None))
+    if self.mpd is not None:
+      outputs += self.mpd(signal)
     return outputs

@@ -20,6 +20,16 @@ LeakyReLU and a judge. Features are every LeakyReLU activation.
 The frozen banks are `tfvocoder.models.layers` filter-bank layers computed in
 polyphase form (`layers.PolyphaseFilterBankConv*`): same weights, same
 outputs to float rounding, several times faster on CPU.
+
+Recipe levers (config fields; the defaults are the reference): `init` ("he":
+variance-preserving kernels, `base.kernel_initializer`); `gen_weight_norm`
+(the generator's convs weight-normalised, folded at export); `activation`
+("snake": the generator's activations are `activations.Snake`);
+`band_scaling` (the reference's orthonormal-split gains g_k,
+`dsp.bands.reference_band_gains`: band k's generator output is its network's
+over g_k, its judge sees its input times g_k; data and merges unchanged);
+`period_discriminator` (HiFi-GAN's multi-period judges on the merged bands,
+`period`, listed after the joint judge).
 """
 
 from typing import List, Tuple
@@ -29,7 +39,15 @@ import tensorflow as tf
 from keras import ops
 
 from tfvocoder import dsp
-from tfvocoder.models import base, geometry, layers
+from tfvocoder.dsp import bands as bands_lib
+from tfvocoder.models import activations, base, geometry, layers, period
+
+
+def _maybe_weight_norm(config, conv):
+  """`conv` weight-normalised when `gen_weight_norm` (same initial output)."""
+  if config.gen_weight_norm:
+    return layers.WeightNormalization(conv, name=conv.name)
+  return conv
 
 
 # ---------------------------------------------------------------------------
@@ -47,19 +65,23 @@ class BandGenerator(base.ConfigLayer):
     super().__init__(config, **kwargs)
     c = self.config
     self.band = int(band)
-    init = base.kernel_initializer(c)
-    self.embed = keras.layers.Conv1D(
+    self.embed = _maybe_weight_norm(c, keras.layers.Conv1D(
         c.gen_channels, c.gen_embed_kernel, padding="same",
-        kernel_initializer=init, name="embed")
+        kernel_initializer=base.kernel_initializer(c), name="embed"))
     factors = c.band_factors[self.band]
+    channels = [c.gen_channels] * (len(factors) - 1) + [c.filter_bank_filters]
     base.assign_layers(self, "upsample", [
-        keras.layers.Conv1DTranspose(
-            c.filter_bank_filters if i == len(factors) - 1 else c.gen_channels,
-            2 * f, strides=f, padding="same", kernel_initializer=init,
-            name=f"upsample_{i}")
-        for i, f in enumerate(factors)])
+        _maybe_weight_norm(c, keras.layers.Conv1DTranspose(
+            out, 2 * f, strides=f, padding="same", name=f"upsample_{i}",
+            kernel_initializer=base.kernel_initializer(c, f, transpose=True)))
+        for i, (f, out) in enumerate(zip(factors, channels))])
+    base.assign_layers(self, "act", activations.activation_layers(
+        c, [c.gen_channels] + channels, "act"))
     self.synthesis = layers.PolyphaseFilterBankConvTranspose(
         **layers.band_bank_args(c, self.band), name="synthesis")
+    # band_scaling: the network makes the reference's band, g_k times ours.
+    self.output_scale = (1.0 / bands_lib.reference_band_gains(c)[self.band]
+                         if c.band_scaling else 1.0)
 
   @property
   def upsample(self):
@@ -70,17 +92,20 @@ class BandGenerator(base.ConfigLayer):
     channels = self.config.gen_channels
     for layer in self.upsample:
       layer.build((None, None, channels))
-      channels = layer.filters
+      channels = layers.unwrapped(layer).filters
     self.synthesis.build((None, None, channels))
 
   def call(self, mel):
-    return self.synthesis(self.excitation(mel))
+    band = self.synthesis(self.excitation(mel))
+    return band * self.output_scale if self.config.band_scaling else band
 
   def excitation(self, mel):
     """The bank's input: `[batch, frames * band_hops[band], filters]`."""
-    x = base.leaky_relu(self.embed(mel), self.config)
-    for layer in self.upsample:
-      x = base.leaky_relu(layer(x), self.config)
+    convs = [self.embed, *self.upsample]
+    acts = activations.activation_fns(self, "act", len(convs), self.config)
+    x = mel
+    for conv, act in zip(convs, acts):
+      x = act(conv(x))
     return x
 
   def spans(self) -> List[geometry.Span]:
@@ -268,7 +293,9 @@ class JointJudge(base.ConfigLayer):
 @keras.saving.register_keras_serializable(base.PACKAGE)
 class MultiscaleDiscriminator(base.ConfigModel):
   """(bands, mel) -> `n_bands + 1` pairs (judgement `[batch, frames, 1]`,
-  feature maps): one per band, largest first, then the joint judge.
+  feature maps): one per band, largest first, then the joint judge; with
+  `period_discriminator` then one per `mpd_periods` on the merged bands
+  (`period.PeriodDiscriminator`'s shapes).
 
   `bands`: `n_bands` tensors `[batch, frames * hop_length / 2**k]`; `mel`:
   `[batch, frames, n_mels]`, ignored (may be None) when not `conditioned`.
@@ -281,6 +308,10 @@ class MultiscaleDiscriminator(base.ConfigModel):
         BandDiscriminator(self.config, k, name=f"band_{k}")
         for k in range(self.config.n_bands)])
     self.joint = JointJudge(self.config, name="joint")
+    self.mpd = period.maybe_build(self.config)
+    # band_scaling: the judges see the reference's bands (g_k times ours).
+    self.input_scales = (bands_lib.reference_band_gains(self.config)
+                         if self.config.band_scaling else None)
     self.build()
 
   @property
@@ -302,9 +333,13 @@ class MultiscaleDiscriminator(base.ConfigModel):
     elif mel is None:
       raise ValueError("a conditioned discriminator needs the mel")
     outputs, states = [], []
-    for layer, band in zip(self.band_discriminators, signal):
+    for k, (layer, band) in enumerate(zip(self.band_discriminators, signal)):
+      if self.input_scales is not None:
+        band = band * self.input_scales[k]
       judgement, features, state = layer(band, mel)
       outputs.append((judgement, features))
       states.append(state)
     outputs.append(self.joint(states, mel))
+    if self.mpd is not None:
+      outputs += self.mpd(dsp.merge_bands(signal, self.config))
     return outputs
