@@ -33,6 +33,11 @@ flags.DEFINE_integer("batch_size", 16, "Global batch size (all replicas).",
                      lower_bound=1)
 flags.DEFINE_integer("max_steps", 100_000, "Train until this step.",
                      lower_bound=0)
+flags.DEFINE_float("max_train_seconds", 0, "Also stop (with a checkpoint) "
+                   "once the run has spent this many seconds in training "
+                   "steps, counted across resumes (not start-up, summaries "
+                   "or saves; a resumed run's re-tracing is not charged); "
+                   "0: no limit.", lower_bound=0)
 flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy; "
                   "auto: multi_worker with TF_CONFIG, mirrored with >1 GPU.")
 flags.DEFINE_integer("cpu_replicas", 1, "With --strategy=mirrored and no GPU: "
@@ -53,9 +58,10 @@ config_flags.define_config_flags()
 FLAGS = flags.FLAGS
 
 # TrainOptions fields that are flags; run.json keeps them for a resume.
-OPTION_FLAGS = ("data_dir", "batch_size", "max_steps", "strategy",
-                "cpu_replicas", "checkpoint_every", "summary_every", "overfit",
-                "deterministic", "synthetic_minutes")
+OPTION_FLAGS = ("data_dir", "batch_size", "max_steps", "max_train_seconds",
+                "strategy", "cpu_replicas", "checkpoint_every",
+                "summary_every", "overfit", "deterministic",
+                "synthetic_minutes")
 # What a user can cause; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, OSError, model_dir.ModelDirError,
                checkpoints.NonFiniteLossError, checkpoints.CheckpointError)

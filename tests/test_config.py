@@ -1,7 +1,9 @@
 """VocoderConfig: reference defaults, derived values, validation, JSON."""
 
+from absl import flags
 import pytest
 
+from tfvocoder import flags as config_flags
 from tfvocoder.config import VocoderConfig, tiny_config
 
 
@@ -56,3 +58,77 @@ def test_json_round_trip_and_unknown_fields():
 def test_frozen():
   with pytest.raises(Exception):
     VocoderConfig().hop_length = 128
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(init="xavier"), "init='xavier'; expected one of \\('normal', 'he'\\)"),
+    (dict(activation="relu"), "activation='relu'; expected one of"),
+    (dict(mpd_periods=()), "mpd_periods=\\(\\) must be one or more"),
+    (dict(mpd_periods=(2, 3, 2)), "mpd_periods=\\(2, 3, 2\\) must not repeat"),
+    (dict(mpd_periods=(2, 4096)), "mpd_periods=\\(2, 4096\\) must be < window"),
+    (dict(mpd_channels=(32, 0)), "mpd_channels=\\(32, 0\\) must be one or"),
+])
+def test_recipe_lever_errors_name_the_field(changes, message):
+  with pytest.raises(ValueError, match=message):
+    tiny_config(**changes)
+
+
+def test_recipe_levers_default_to_the_reference_and_shape_the_model():
+  c = VocoderConfig()
+  assert (c.init, c.activation, c.gen_weight_norm, c.band_scaling,
+          c.period_discriminator) == ("normal", "leaky_relu", False, False,
+                                      False)
+  assert c.mpd_periods == (2, 3, 5, 7, 11)           # HiFi-GAN's
+  assert c.mpd_channels == (32, 128, 512, 1024, 1024)
+  levers = dict(init="he", activation="snake", gen_weight_norm=True,
+                band_scaling=True, period_discriminator=True,
+                mpd_periods=(2, 3), mpd_channels=(8, 16))
+  changed = c.replace(**levers)
+  # A run cannot resume with another recipe: none is training-only.
+  assert set(c.model_differences(changed)) == set(levers)
+  # JSON lists come back as tuples.
+  assert VocoderConfig.from_json(changed.to_json()) == changed
+
+
+def test_recipe_lever_flags_parse():
+  flag_values = flags.FlagValues()
+  config_flags.define_config_flags(flag_values)
+  flag_values(["prog", "--init=he", "--activation=snake", "--gen_weight_norm",
+               "--band_scaling", "--period_discriminator",
+               "--mpd_periods=2,3,5", "--mpd_channels=16,32,64"])
+  assert flag_values["mpd_periods"].default == "2,3,5,7,11"
+  assert config_flags.config_from_flags(flag_values) == VocoderConfig(
+      init="he", activation="snake", gen_weight_norm=True, band_scaling=True,
+      period_discriminator=True, mpd_periods=(2, 3, 5),
+      mpd_channels=(16, 32, 64))
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(warmup_steps=-1), "warmup_steps=-1 must be >= 0"),
+    (dict(warmup_steps=10), "warmup_steps=10 trains on the spectral losses "
+     "alone: needs stft_loss_weight or mel_loss_weight > 0"),
+    (dict(lr_decay=0.0), "lr_decay=0.0 must be in \\(0, 1\\]"),
+    (dict(lr_decay=1.5), "lr_decay=1.5 must be in \\(0, 1\\]"),
+    (dict(lr_decay_steps=0), "lr_decay_steps=0 must be >= 1"),
+    (dict(mixed_bfloat16=True, mixed_precision=True),
+     "mixed_bfloat16=True and mixed_precision=True: choose one"),
+])
+def test_training_lever_errors_name_the_field(changes, message):
+  with pytest.raises(ValueError, match=message):
+    tiny_config(**changes)
+
+
+def test_training_levers_are_off_by_default_and_may_change_on_resume():
+  c = VocoderConfig()
+  assert (c.warmup_steps, c.lr_decay, c.jit_compile, c.mixed_bfloat16) == (
+      0, 1.0, False, False)
+  changed = c.replace(warmup_steps=100, mel_loss_weight=45.0, lr_decay=0.999,
+                      lr_decay_steps=100, jit_compile=True,
+                      mixed_bfloat16=True)
+  assert c.model_differences(changed) == {}
+  flag_values = flags.FlagValues()
+  config_flags.define_config_flags(flag_values)
+  flag_values(["prog", "--warmup_steps=100", "--mel_loss_weight=45",
+               "--lr_decay=0.999", "--lr_decay_steps=100", "--jit_compile",
+               "--mixed_bfloat16"])
+  assert config_flags.config_from_flags(flag_values) == changed

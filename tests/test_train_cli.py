@@ -16,6 +16,7 @@ import pytest
 import eval_fixtures
 from tfvocoder.config import tiny_config
 from tfvocoder.data import sources
+from tfvocoder.training import checkpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # quickstart.flags' losses and learning rate on the tiny config.
@@ -140,9 +141,14 @@ def test_resume_without_the_flagfile_on_new_data_keeps_the_run(
     tmp_path, first_run, other_data_dir):
   model_dir = str(tmp_path / "run")
   shutil.copytree(first_run, model_dir)
+  # The fresh run's one step (its tracing included) was counted and saved.
+  step, seconds = checkpoints.saved_progress(os.path.join(model_dir,
+                                                          "ckpt-1"))
+  assert step == 1 and seconds > 0
   run = run_train(f"--data_dir={other_data_dir}", f"--model_dir={model_dir}",
-                  "--learning_rate=1e-4")
+                  "--learning_rate=1e-4", "--max_train_seconds=0.001")
   assert run.returncode == 0, run.stderr[-3000:]
+  assert "training budget of 0.001 s spent at step 1" in run.stderr
   config = _saved(model_dir, "config.json")
   # Flags not given keep their saved values; the one given is logged.
   assert (config["stft_loss_weight"], config["mel_loss_weight"],
@@ -158,6 +164,7 @@ def test_resume_without_the_flagfile_on_new_data_keeps_the_run(
   # Options not given keep run.json's (not the flag defaults 16, 100000).
   assert (saved["options"]["batch_size"], saved["options"]["max_steps"]) == (
       2, 1)
+  assert saved["options"]["max_train_seconds"] == 0.001
   assert "resumed from" in run.stderr and "at step 1" in run.stderr
 
 

@@ -176,3 +176,34 @@ def test_resume_falls_back_past_corrupt_checkpoints(tmp_path):
   with pytest.raises(checkpoints.CheckpointError,
                      match=r"no checkpoint in .* ckpt-2 \(.*; ckpt-1 \("):
     _tiny_run_checkpoints(model_dir).resume(1e-4, reseed=None)
+
+
+def test_training_seconds_resume_and_older_checkpoints_count_from_zero(
+    tmp_path):
+  model_dir = str(tmp_path)
+  first = _tiny_run_checkpoints(model_dir)
+  _advance(first)          # step 1
+  # A checkpoint saved before the counter existed: all but train_seconds.
+  older = {k: v for k, v in first._state.items()
+           if k != checkpoints.TRAIN_SECONDS}
+  path = tf.train.Checkpoint(iterator=first.iterator, **older).save(
+      os.path.join(model_dir, "ckpt"))
+  assert path.endswith("ckpt-1")
+  assert checkpoints.saved_progress(os.path.join(model_dir, "ckpt-1")) == (
+      1, None)
+
+  resumed = _tiny_run_checkpoints(model_dir)
+  resumed.train_seconds.assign(99.0)
+  resumed.resume(1e-4, reseed=None)
+  assert resumed.good.endswith("ckpt-1")
+  assert int(resumed.trainer.step.numpy()) == 1
+  assert float(resumed.train_seconds.numpy()) == 0.0
+  resumed.trainer.step.assign(2)
+  resumed.train_seconds.assign(12.5)
+  resumed.save(2)
+  assert checkpoints.saved_progress(os.path.join(model_dir, "ckpt-2")) == (
+      2, 12.5)
+  first.train_seconds.assign(0.0)
+  first.resume(1e-4, reseed=None)
+  assert first.good.endswith("ckpt-2")
+  assert float(first.train_seconds.numpy()) == 12.5

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvocoder.data import music, pipeline
+from tfvocoder.training import checkpoints
 
 
 def batch(config, size, seed=0):
@@ -18,10 +19,12 @@ def batch(config, size, seed=0):
 
 def final_weights(model_dir):
   """Every numeric variable of the latest checkpoint: both networks (Keras 3
-  files trainable weights under the optimizers' paths), Adam moments, step."""
+  files trainable weights under the optimizers' paths), Adam moments, step;
+  not the training seconds (a measured time)."""
   latest = tf.train.latest_checkpoint(model_dir)
   values = {name: tf.train.load_variable(latest, name)
             for name, _ in tf.train.list_variables(latest)
-            if not name.startswith(("_CHECKPOINTABLE", "iterator"))}
+            if not name.startswith(("_CHECKPOINTABLE", "iterator",
+                                    checkpoints.TRAIN_SECONDS + "/"))}
   return {k: v for k, v in values.items()
           if np.issubdtype(np.asarray(v).dtype, np.number)}

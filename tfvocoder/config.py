@@ -21,8 +21,11 @@ MODELS = ("multiscale", "melgan")
 TRAINING_ONLY_FIELDS = frozenset((
     "adversarial_loss", "learning_rate", "beta_1", "beta_2",
     "feature_matching_weight", "stft_loss_weight", "mel_loss_weight",
-    "alternate_updates", "mixed_precision", "seed"))
+    "alternate_updates", "mixed_precision", "seed", "warmup_steps",
+    "lr_decay", "lr_decay_steps", "jit_compile", "mixed_bfloat16"))
 ADVERSARIAL_LOSSES = ("least_squares", "hinge")
+INITS = ("normal", "he")
+ACTIVATIONS = ("leaky_relu", "snake")
 
 
 def _tuple_of_tuples(value) -> Tuple[Tuple[int, ...], ...]:
@@ -85,6 +88,16 @@ class VocoderConfig:
   conditioned: bool = True          # discriminators see the mel
   leaky_slope: float = 0.2
   init_stddev: float = 0.02
+  # Recipe levers (defaults: the reference). init "normal" is N(0,
+  # init_stddev), "he" variance-preserving (tfvocoder.models.base).
+  init: str = "normal"
+  activation: str = "leaky_relu"    # generators' activation, or "snake"
+  gen_weight_norm: bool = False     # weight-normalised multiscale generator
+  band_scaling: bool = False        # the reference's orthonormal band gains
+  # Multi-period discriminator (HiFi-GAN) on the audio, beside the judges.
+  period_discriminator: bool = False
+  mpd_periods: Tuple[int, ...] = (2, 3, 5, 7, 11)
+  mpd_channels: Tuple[int, ...] = (32, 128, 512, 1024, 1024)
 
   # --- MelGAN baseline ----------------------------------------------------
   melgan_ngf: int = 32
@@ -107,12 +120,22 @@ class VocoderConfig:
   alternate_updates: bool = False   # successive batches go to D, then G
   mixed_precision: bool = False
   seed: int = 0
+  # Training levers (tfvocoder.training.gan). The first warmup_steps steps
+  # train the generator alone on the spectral losses; both learning rates
+  # are learning_rate * lr_decay ** (step / lr_decay_steps); jit_compile
+  # XLA-compiles each replica's update (one replica only); mixed_bfloat16
+  # computes the networks in bfloat16 (weights and losses stay float32).
+  warmup_steps: int = 0
+  lr_decay: float = 1.0
+  lr_decay_steps: int = 1000
+  jit_compile: bool = False
+  mixed_bfloat16: bool = False
 
   def __post_init__(self):
     # Normalise JSON lists back into tuples so round trips compare equal.
     object.__setattr__(self, "band_factors", _tuple_of_tuples(self.band_factors))
     for name in ("melgan_ratios", "melgan_residual_dilations",
-                 "melgan_disc_downsample"):
+                 "melgan_disc_downsample", "mpd_periods", "mpd_channels"):
       object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
     self._check()
 
@@ -122,6 +145,7 @@ class VocoderConfig:
     self._check_audio()
     self._check_bands()
     self._check_networks()
+    self._check_levers()
     self._check_training()
 
   def _check_audio(self):
@@ -180,6 +204,20 @@ class VocoderConfig:
             f"{math.prod(self.melgan_ratios)}; expected hop_length="
             f"{self.hop_length}")
 
+  def _check_levers(self):
+    _require(self.init in INITS, f"init={self.init!r}; expected one of {INITS}")
+    _require(self.activation in ACTIVATIONS,
+            f"activation={self.activation!r}; expected one of {ACTIVATIONS}")
+    for name in ("mpd_periods", "mpd_channels"):
+      values = getattr(self, name)
+      _require(values and min(values) > 0,
+              f"{name}={values} must be one or more integers > 0")
+    _require(len(set(self.mpd_periods)) == len(self.mpd_periods),
+            f"mpd_periods={self.mpd_periods} must not repeat a period")
+    _require(max(self.mpd_periods) < self.window,
+            f"mpd_periods={self.mpd_periods} must be < window={self.window}"
+            " (the audio is reflect-padded to a multiple of each period)")
+
   def _check_training(self):
     if self.adversarial_loss is not None:
       _require(self.adversarial_loss in ADVERSARIAL_LOSSES,
@@ -197,6 +235,22 @@ class VocoderConfig:
               f"{name}={value} must be >= 0 (0 turns the loss off)")
     _require(0 <= self.seed < 2 ** 32,
             f"seed={self.seed} must be in [0, 2**32)")
+    self._check_schedule()
+
+  def _check_schedule(self):
+    _require(self.warmup_steps >= 0,
+            f"warmup_steps={self.warmup_steps} must be >= 0")
+    _require(self.warmup_steps == 0 or self.stft_loss_weight > 0
+             or self.mel_loss_weight > 0,
+            f"warmup_steps={self.warmup_steps} trains on the spectral losses "
+            "alone: needs stft_loss_weight or mel_loss_weight > 0")
+    _require(math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1,
+            f"lr_decay={self.lr_decay} must be in (0, 1] (1: no decay)")
+    _require(self.lr_decay_steps >= 1,
+            f"lr_decay_steps={self.lr_decay_steps} must be >= 1")
+    _require(not (self.mixed_bfloat16 and self.mixed_precision),
+            "mixed_bfloat16=True and mixed_precision=True: choose one "
+            "(mixed_precision is float16 with loss scaling)")
 
   # --- derived values -------------------------------------------------------
   @property

@@ -1,10 +1,12 @@
 """A training run's checkpoints: save, resume, stop requests, the NaN guard.
 
 `RunCheckpoints` keeps one `tf.train.Checkpoint` over both networks, both
-optimizers, the step and (where TF can) the tf.data iterator, saved as
-`ckpt-N` by a `tf.train.CheckpointManager`. The chief writes into the model
-dir; other workers write to a temporary `worker_tmp_<task>` dir that
-`close()` removes, and every worker resumes from the chief's checkpoints.
+optimizers, the step, the seconds of training steps so far
+(`train_seconds`, read back by `saved_progress`) and (where TF can) the
+tf.data iterator, saved as `ckpt-N` by a `tf.train.CheckpointManager`.
+The chief writes into the model dir; other workers write to a temporary
+`worker_tmp_<task>` dir that `close()` removes, and every worker resumes
+from the chief's checkpoints.
 Non-finite weights are never saved: a non-finite loss or weight restores
 the last good checkpoint and raises `NonFiniteLossError`.
 
@@ -18,7 +20,7 @@ import math
 import os
 import re
 import signal
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -35,6 +37,9 @@ _TEMP_ENTRY = re.compile(
     r"^(ckpt-\d+_temp(_[0-9a-f]{32})?|checkpoint\.tmp[0-9a-f]{32})$")
 _INDEX_FILE = re.compile(r"^ckpt-(\d+)\.index$")
 EXIT_STATUS = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+# The checkpoint key of the training-seconds counter (and its saved name).
+TRAIN_SECONDS = "train_seconds"
+_VALUE = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -82,6 +87,24 @@ def checkpoints_newest_first(model_dir: str) -> List[str]:
   matches = map(_INDEX_FILE.match, tf.io.gfile.listdir(model_dir))
   steps = sorted((int(m.group(1)) for m in matches if m), reverse=True)
   return [os.path.join(model_dir, f"ckpt-{n}") for n in steps]
+
+
+def _has_variable(path: str, key: str) -> bool:
+  """True when checkpoint `path` holds the top-level variable `key`."""
+  return any(name == key + _VALUE for name, _ in tf.train.list_variables(path))
+
+
+def saved_progress(path: str) -> Tuple[int, Optional[float]]:
+  """(step, training seconds) saved in checkpoint `path` (`ckpt-N`); the
+  seconds are None in a checkpoint saved before they were counted.
+
+  Raises:
+    tf.errors.OpError: `path` is not a readable checkpoint.
+  """
+  step = int(tf.train.load_variable(path, "step" + _VALUE))
+  if not _has_variable(path, TRAIN_SECONDS):
+    return step, None
+  return step, float(tf.train.load_variable(path, TRAIN_SECONDS + _VALUE))
 
 
 class StopRequest:
@@ -139,10 +162,15 @@ class RunCheckpoints:
     self.trainer = trainer
     self.iterator = iterator
     self.model_dir = model_dir
+    # Seconds of training steps so far (`loop.StepClock`), kept across
+    # resumes; a float64 scalar outside any strategy scope.
+    self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                                     name=TRAIN_SECONDS)
     state = dict(generator=trainer.generator,
                  discriminator=trainer.discriminator,
                  g_optimizer=trainer.g_optimizer,
-                 d_optimizer=trainer.d_optimizer, step=trainer.step)
+                 d_optimizer=trainer.d_optimizer, step=trainer.step,
+                 train_seconds=self.train_seconds)      # TRAIN_SECONDS
     try:   # a one-device tf.data iterator checkpoints its exact position
       self.checkpoint = tf.train.Checkpoint(iterator=iterator, **state)
       self.iterator_saved = True
@@ -163,16 +191,27 @@ class RunCheckpoints:
 
   def _restore(self, path: str) -> None:
     """Restore `path` completely; its input position only when it belongs
-    to this run's data (step above `stale_input_until`)."""
+    to this run's data (step above `stale_input_until`); its training
+    seconds only when it has them (older checkpoints: counted from 0)."""
     step = int(path.rsplit("-", 1)[1])
-    if not self.iterator_saved or step > self.stale_input_until:
+    with_input = not self.iterator_saved or step > self.stale_input_until
+    has_seconds = _has_variable(path, TRAIN_SECONDS)
+    if with_input and has_seconds:
       self.checkpoint.restore(path).assert_existing_objects_matched()
       return
-    without_input = tf.train.Checkpoint(**self._state)
-    without_input.restore(path).assert_existing_objects_matched(
+    state = dict(self._state)
+    if not has_seconds:
+      del state[TRAIN_SECONDS]
+      self.train_seconds.assign(0.0)
+      logging.info("%s holds no training seconds (saved before they were "
+                   "counted): counting from 0", path)
+    if with_input and self.iterator_saved:
+      state["iterator"] = self.iterator
+    tf.train.Checkpoint(**state).restore(path).assert_existing_objects_matched(
         ).expect_partial()
-    logging.info("%s: input position not restored (saved on other training "
-                 "data); the input pipeline starts afresh", path)
+    if not with_input:
+      logging.info("%s: input position not restored (saved on other training "
+                   "data); the input pipeline starts afresh", path)
 
   def _restore_newest(self, candidates: List[str]) -> str:
     """Restore the first of `candidates` that restores; returns its path.
@@ -204,8 +243,9 @@ class RunCheckpoints:
     """Restore the model dir's latest checkpoint, if there is one.
 
     Args:
-      learning_rate: the config's; it replaces the saved one in both
-        optimizers.
+      learning_rate: the config's (at step 0); it replaces the saved one
+        in both optimizers, decayed to the restored step
+        (`GANTrainer.set_learning_rates`).
       reseed: step -> a fresh training iterator, for when the iterator is
         not part of the checkpoint.
       stale_input_until: checkpoints up to this step were saved on other
@@ -227,9 +267,9 @@ class RunCheckpoints:
     self.good = self._restore_newest(candidates)
     self.good_step = int(trainer.step.numpy())
     logging.info("resumed from %s at step %d", self.good, self.good_step)
-    # The checkpoint holds the old learning rates; the config's win.
-    for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
-      optimizer.learning_rate.assign(learning_rate)
+    # The checkpoint holds the old learning rates; the config's win
+    # (decayed to the restored step by `lr_decay`).
+    trainer.set_learning_rates(learning_rate)
     if not self.iterator_saved:
       # Fresh random windows, seeded by the step, so a resumed run does not
       # replay the data it started with.

@@ -4,13 +4,15 @@ One loop for every strategy: data from prepared TFRecord shards (or the
 built-in synthetic dataset), a `GANTrainer` step under `strategy.run`,
 checkpoints every `checkpoint_every` steps and on SIGINT/SIGTERM with a
 non-finite-loss guard (`checkpoints`), progress lines and TensorBoard
-summaries (`summaries.TrainingReport`). The model dir's layout is in
-`model_dir`.
+summaries (`summaries.TrainingReport`), and an optional budget of training
+seconds (`max_train_seconds`, counted by `StepClock` and kept in the
+checkpoint). The model dir's layout is in `model_dir`.
 """
 
 import dataclasses
 import os
-from typing import Dict, Optional
+import time
+from typing import Callable, Dict, Optional
 
 from absl import logging
 import keras
@@ -39,6 +41,9 @@ class TrainOptions:
   deterministic: bool = False        # op determinism (exact resume)
   synthetic_minutes: float = 5.0
   keep_checkpoints: int = 3
+  # Stop once this many seconds of training steps (`StepClock`, the whole
+  # run's, across resumes) are spent; 0 / None: no limit.
+  max_train_seconds: Optional[float] = None
 
   def __post_init__(self):
     """Raise ValueError naming the first bad option (as its flag)."""
@@ -50,6 +55,9 @@ class TrainOptions:
     if not self.synthetic_minutes > 0:
       raise ValueError(f"--synthetic_minutes={self.synthetic_minutes} must be "
                        "> 0")
+    if self.max_train_seconds is not None and not self.max_train_seconds >= 0:
+      raise ValueError(f"--max_train_seconds={self.max_train_seconds} must be "
+                       ">= 0 (0: no limit)")
     if self.data_dir == "":
       raise ValueError("--data_dir is empty: give the dir of the prepared "
                        "shards, or leave it out for the built-in data")
@@ -61,6 +69,72 @@ class TrainResult:
   losses: Dict[str, float]       # the last step's losses
   trainer: GANTrainer            # networks and optimizers, as trained
   stopped_by: Optional[str]      # signal name when SIGINT/SIGTERM stopped it
+  train_seconds: float = 0.0     # seconds of training steps (`StepClock`)
+
+
+class StepClock:
+  """Seconds of training steps, as one uninterrupted run would spend them.
+
+  Counts the wall time of the step calls only (input, both updates, reading
+  the losses back), not start-up, summaries or checkpoint saves. The first
+  call of each compiled step in a process traces it (and fills the input
+  pipeline): a fresh run pays that once and it counts; a resumed run's
+  re-tracing would not happen in a continuous run, so each such call is
+  charged a steady step instead: the mean of this process's other steps
+  (nothing until there is one, so a resumed run of a single step does not
+  count it). The total is kept in `variable` after every step, so every
+  checkpoint holds it.
+
+  Args:
+    variable: float64 scalar tf.Variable holding the seconds so far
+      (restored from the checkpoint when resuming).
+    resumed: whether the run resumed from a checkpoint.
+    timer: seconds, monotonic (tests inject one).
+  """
+
+  def __init__(self, variable: tf.Variable, resumed: bool,
+               timer: Callable[[], float] = time.perf_counter):
+    self.variable = variable
+    self.resumed = resumed
+    self._timer = timer
+    self._start = float(variable.numpy())      # seconds before this process
+    self._called = set()                       # step functions called here
+    self._steady_seconds = 0.0
+    self._steady_steps = 0
+    self._retraces = 0                         # charged a steady step each
+
+  @property
+  def step_seconds(self) -> float:
+    """A steady step's seconds: this process's mean (0 before one)."""
+    return self._steady_seconds / max(self._steady_steps, 1)
+
+  @property
+  def seconds(self) -> float:
+    """Training seconds of the whole run so far."""
+    return (self._start + self._steady_seconds
+            + self._retraces * self.step_seconds)
+
+  def spent(self, budget: Optional[float]) -> bool:
+    """True when `budget` seconds (None / 0: no limit) are spent."""
+    return bool(budget) and self.seconds >= budget
+
+  def time(self, step_fn, run: Callable[[], Dict[str, float]]
+           ) -> Dict[str, float]:
+    """`run()` (one call of `step_fn`), timed and charged; its value."""
+    start = self._timer()
+    values = run()
+    elapsed = self._timer() - start
+    name = getattr(step_fn, "__name__", repr(step_fn))
+    if self.resumed and name not in self._called:
+      self._retraces += 1
+      logging.info("resumed run: the first %s call took %.2f s (tracing); "
+                   "charged as a steady step", name, elapsed)
+    else:
+      self._steady_seconds += elapsed
+      self._steady_steps += 1
+    self._called.add(name)
+    self.variable.assign(self.seconds)
+    return values
 
 
 def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
@@ -99,32 +173,56 @@ def train(config: VocoderConfig, options: TrainOptions) -> TrainResult:
   report = summaries.TrainingReport(
       trainer, options, _example_batch(eval_pattern, config) if chief else None)
 
-  step = int(trainer.step.numpy())
-  last = {}
+  clock = StepClock(saved.train_seconds, resumed=saved.good is not None)
   with checkpoints.StopRequest() as stop:
-    report.begin(step)
-    while step < options.max_steps and stop.signal is None:
-      losses = _train_step(trainer, iterator, saved, step, train_pattern)
-      values = {k: float(v) for k, v in losses.items()}
-      step = int(trainer.step.numpy())
-      saved.check_losses(step, values)
-      last = values
-      report.add(step, values)
-      if step % options.checkpoint_every == 0:
-        saved.save(step)
+    step, last = _run_steps(trainer, iterator, saved, report, clock, stop,
+                            options, train_pattern)
     saved.save_final(step)
   report.end(step)
   saved.close()
   if stop.signal:
     logging.info("stopped by %s at step %d", stop.signal, step)
-  return TrainResult(step, last, trainer, stop.signal)
+  return TrainResult(step, last, trainer, stop.signal, clock.seconds)
 
 
-def _train_step(trainer, iterator, saved, step, pattern):
-  """One step's losses; a shard read error checkpoints `step` first and
-  raises a one-line `pipeline.ShardError` naming the shard."""
+def _run_steps(trainer, iterator, saved, report, clock, stop, options,
+               pattern):
+  """Train until `max_steps`, a stop request or the `max_train_seconds`
+  budget; checkpoints every `checkpoint_every` steps.
+
+  Returns:
+    (the step reached, the last step's losses {name: float}).
+  """
+  step = int(trainer.step.numpy())
+  last = {}
+  budget = options.max_train_seconds
+  report.begin(step)
+  if budget and clock.seconds:
+    logging.info("%.1f s of the %g s training budget spent before step %d",
+                 clock.seconds, budget, step)
+  while (step < options.max_steps and stop.signal is None
+         and not clock.spent(budget)):
+    step_fn = trainer.step_for(step)
+    values = clock.time(step_fn, lambda: _train_step(
+        step_fn, iterator, saved, step, pattern))
+    step = int(trainer.step.numpy())
+    saved.check_losses(step, values)
+    last = values
+    report.add(step, values)
+    if step % options.checkpoint_every == 0:
+      saved.save(step)
+  if clock.spent(budget):
+    logging.info("training budget of %g s spent at step %d (%.1f s of "
+                 "steps)", budget, step, clock.seconds)
+  return step, last
+
+
+def _train_step(step_fn, iterator, saved, step, pattern):
+  """One step's losses {name: float} (`step_fn`: the trainer's `step_for`
+  `step`); a shard read error checkpoints `step` first and raises a
+  one-line `pipeline.ShardError` naming the shard."""
   try:
-    return trainer.step_for(step)(iterator)
+    return {k: float(v) for k, v in step_fn(iterator).items()}
   except tf.errors.DataLossError as e:
     saved.save_final(step)
     raise pipeline.data_error(pattern, e, f"; step {step} is checkpointed, "
@@ -135,7 +233,8 @@ def _train_step(trainer, iterator, saved, step, pattern):
 # --- setup ------------------------------------------------------------------
 def _make_strategy(config: VocoderConfig,
                    options: TrainOptions) -> tf.distribute.Strategy:
-  """Set determinism, seeds and precision; the strategy for the batch size."""
+  """Set determinism, seeds and precision; the strategy for the batch size
+  (and the training budget: one clock, one host)."""
   if options.deterministic:
     tf.config.experimental.enable_op_determinism()
   keras.utils.set_random_seed(config.seed)
@@ -145,6 +244,11 @@ def _make_strategy(config: VocoderConfig,
   if options.batch_size % strategy.num_replicas_in_sync:
     raise ValueError(f"--batch_size={options.batch_size} must be divisible by "
                      f"the {strategy.num_replicas_in_sync} replicas")
+  if options.max_train_seconds and isinstance(
+      strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    raise ValueError(f"--max_train_seconds={options.max_train_seconds} needs "
+                     "a single-host strategy: each worker's clock would stop "
+                     "it at another step")
   return strategy
 
 
