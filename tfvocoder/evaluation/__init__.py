@@ -9,6 +9,9 @@
   griffin_lim  the Griffin-Lim baseline
   report       the static HTML report
   cost         FLOPs per audio second and timing (never exports)
+  learning_curve  `run_curves()`: recipes trained for equal training time,
+               scored at marks -> curves.json (`curve_setup`: recipes,
+               marks, the saved state; `curve_report`: table and chart)
 
 This file imports nothing (every module above may import it for
 `EvaluateError` without a circle).
