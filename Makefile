@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest-xdist workers (test files stay whole on one worker: module fixtures).
+TEST_WORKERS ?= 2
 
 .PHONY: install test run bench clean
 
@@ -17,7 +19,7 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # The main job on the built-in data: train (quickstart.flags), export,
 # vocode a held-out example, evaluate against Griffin-Lim. The commands set
