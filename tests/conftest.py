@@ -2,8 +2,16 @@
 
 import glob
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One numba cache per pytest-xdist worker, set before librosa/visqol load
+# numba: two workers compiling the same cached kernel into one cache dir (a
+# fresh venv) can read a half-written entry and crash with a segfault.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+  os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(
+      tempfile.gettempdir(),
+      f"tfvocoder-numba-{os.getuid()}-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 import numpy as np
 import pytest
