@@ -102,3 +102,13 @@ def multiply_adds(layer, in_length: float) -> Tuple[float, float]:
     return in_length * kernel_size, in_length * stride
   out_length = in_length / stride
   return out_length * kernel_size, out_length
+
+
+def chain_multiply_adds(layers, in_length: float = 1.0) -> float:
+  """Multiply-adds of `layers` applied in sequence to `in_length` input
+  samples (per input sample with the default 1), borders not counted."""
+  total, length = 0.0, in_length
+  for layer in layers:
+    macs, length = multiply_adds(layer, length)
+    total += macs
+  return total

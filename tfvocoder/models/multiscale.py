@@ -115,11 +115,8 @@ class BandGenerator(base.ConfigLayer):
             + [geometry.filter_bank_span(self.synthesis)])
 
   def multiply_adds_per_frame(self) -> float:
-    total, length = 0.0, 1.0
-    for layer in [self.embed, *self.upsample, self.synthesis]:
-      macs, length = geometry.multiply_adds(layer, length)
-      total += macs
-    return total
+    return geometry.chain_multiply_adds(
+        [self.embed, *self.upsample, self.synthesis])
 
   def get_config(self):
     base = super().get_config()

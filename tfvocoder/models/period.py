@@ -98,11 +98,7 @@ class PeriodDiscriminator(base.ConfigLayer):
 
   def multiply_adds_per_sample(self) -> float:
     """Multiply-adds per audio sample (borders and padding not counted)."""
-    total, length = 0.0, 1.0
-    for conv in [*self.convs, self.judge]:
-      macs, length = geometry.multiply_adds(conv, length)
-      total += macs
-    return total
+    return geometry.chain_multiply_adds([*self.convs, self.judge])
 
   def get_config(self):
     config = super().get_config()
