@@ -40,6 +40,11 @@ import os
 # so the imports below come after this line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfvocoder import cli
+
+if __name__ == "__main__":  # before TensorFlow loads: readable logs,
+  cli.setup_logging()       # no INFO chatter above the tables
+
 import tempfile
 import time
 
