@@ -16,7 +16,7 @@ brings frame `f + latency_frames`. `flush()` returns the other
 frames every push of n frames returns n frames of audio.
 
 The audio is `Vocoder(path, live=True).vocode(mel)` of the whole mel, bit
-for bit however the mel is cut into pushes (both run `vocoder.LiveEngine`).
+for bit however the mel is cut into pushes (both run `live.LiveEngine`).
 For MelGAN that is the exact output (equal to one-shot generation); for the
 multiscale model it is the live merge, which leaves out the exact
 band-edge correction that needs the whole input (see
@@ -36,7 +36,8 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
-from tfvocoder.inference.vocoder import LiveEngine, Vocoder
+from tfvocoder.inference.live import LiveEngine
+from tfvocoder.inference.vocoder import Vocoder
 
 
 class StreamingVocoder:

@@ -17,10 +17,10 @@ that the stitched output equals one-shot generation of the whole mel:
    correction and emits blocks with a fixed latency instead.
 
 Live mode (`live=True`, and `tfvocoder.inference.streaming.StreamingVocoder`,
-which shares its engine, `LiveEngine`) takes the mel a few frames at a time:
-`LiveChunks` lays the same chunks over the frames seen so far and
-`streaming_merge.LiveMerge` merges each block once its window's bands are
-in. Its output does not depend on how the mel was cut into pieces; for
+which shares its engine, `live.LiveEngine`) takes the mel a few frames at a
+time: `live.LiveChunks` lays the same chunks (`chunks.plan_chunks`) over the
+frames seen so far and `streaming_merge.LiveMerge` merges each block once
+its window's bands are in. Its output does not depend on how the mel was cut into pieces; for
 MelGAN it is the exact mode's output.
 
 Memory is flat in the input length: a chunk of mel, a few merge windows of
@@ -31,13 +31,14 @@ chunk longer than the input is padded with silence (`log10(log_floor)`),
 which only changes the last R frames of such short inputs.
 """
 
-import dataclasses
 from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from tfvocoder.inference.chunks import Chunk, plan_chunks
+from tfvocoder.inference.live import LiveEngine
 from tfvocoder.inference.runtime import open_runtime
-from tfvocoder.inference.streaming_merge import LiveMerge, merged_blocks
+from tfvocoder.inference.streaming_merge import merged_blocks
 
 # Default chunk sizes, mel frames (the one definition): a SavedModel's
 # generator calls and smooth-merge windows here, and the fixed chunk sizes of
@@ -45,42 +46,6 @@ from tfvocoder.inference.streaming_merge import LiveMerge, merged_blocks
 DEFAULT_CHUNK_FRAMES = 2 ** 8     # frames per generator call
 DEFAULT_MERGE_FRAMES = 2 ** 8     # frames per smooth-merge window
 Progress = Callable[[int, int], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class Chunk:
-  """Mel frames `[start, stop)` go in (stop may pass the input end: padded);
-  outputs of frames `[keep_start, keep_stop)` are kept."""
-  start: int
-  stop: int
-  keep_start: int
-  keep_stop: int
-
-
-def plan_chunks(total: int, size: int, context: int, first: int = 0,
-                last: Optional[int] = None) -> List[Chunk]:
-  """Chunks of `size` frames whose kept frames tile `[first, last)`.
-
-  Every kept frame has `context` frames of input on each side inside its
-  chunk, or lies within `context` of a true edge of the `total`-frame input
-  that is also the chunk's edge. `total <= size` gives one chunk `[0, size)`.
-  """
-  last = total if last is None else last
-  if not 0 <= first <= last <= total:
-    raise ValueError(f"bad frame range [{first}, {last}) of {total}")
-  if total <= size:
-    return [Chunk(0, size, first, last)] if last > first else []
-  if size <= 2 * context:
-    raise ValueError(f"chunk of {size} frames leaves nothing between two "
-                     f"contexts of {context} frames")
-  chunks, pos = [], first
-  while pos < last:
-    start = min(max(pos - context, 0), total - size)
-    stop = start + size
-    keep_stop = min(total if stop == total else stop - context, last)
-    chunks.append(Chunk(start, stop, pos, keep_stop))
-    pos = keep_stop
-  return chunks
 
 
 class Vocoder:
@@ -279,127 +244,3 @@ class Vocoder:
     if not np.all(np.isfinite(x)):
       raise ValueError("mel has NaN/inf values")
     return x
-
-
-class LiveChunks:
-  """Exact generator outputs of a mel that arrives a few frames at a time.
-
-  `take(need)` gives the outputs of frames `[done, need)` once the mel up to
-  frame `need + R` is in (`ready`; R the receptive field), from the chunks
-  `plan_chunks` lays over them as if the input ended there (after `finish`:
-  at its true end, as the exact mode does), so every output sees the input
-  frames it sees in one-shot generation. Which chunks run depends only on
-  the `need`s and the total, never on how the frames were fed. Mel frames
-  no later chunk starts at are dropped: memory is a chunk of mel plus what
-  was fed beyond the last `need`.
-  """
-
-  def __init__(self, vocoder: Vocoder):
-    self.vocoder = vocoder
-    self.context = vocoder.receptive_field_frames
-    self.mel = np.zeros((0, vocoder.config.n_mels), np.float32)
-    self.pieces: List[np.ndarray] = []      # fed after `mel`
-    self.start = 0           # frame of mel[0]
-    self.frames = 0          # frames fed
-    self.done = 0            # outputs of the frames before this are out
-    self.total: Optional[int] = None        # set by `finish`
-
-  def feed(self, frames: np.ndarray) -> None:
-    """Appends checked float32 mel frames `[n, n_mels]`."""
-    if len(frames):
-      self.pieces.append(frames)
-      self.frames += len(frames)
-
-  def finish(self) -> None:
-    """No more frames: the input has `frames` frames."""
-    self.total = self.frames
-
-  def ready(self, need: int) -> bool:
-    if self.total is not None:
-      return need <= self.total
-    return need + self.context <= self.frames
-
-  def take(self, need: int) -> List[np.ndarray]:
-    """Outputs (bands, or [audio]) of frames `[done, need)`, 1-D float32."""
-    vocoder, end = self.vocoder, self.total
-    if end is None:
-      end, size = need + self.context, vocoder.chunk_frames
-      chunks = plan_chunks(max(end, size), size, self.context, self.done,
-                           need)
-    else:
-      size = vocoder.chunk_frames if vocoder.fixed else min(
-          vocoder.chunk_frames, end)
-      chunks = plan_chunks(end, size, self.context, self.done, need)
-    self.mel = np.concatenate([self.mel] + self.pieces)
-    self.pieces = []
-    mel, first = self.mel, self.start
-    outputs = [vocoder.chunk_outputs(c, mel[c.start - first:
-                                            min(c.stop, end) - first])
-               for c in chunks]
-    self.done = need
-    drop = max(0, need - vocoder.chunk_frames - self.start)
-    self.mel, self.start = self.mel[drop:], self.start + drop
-    return [np.concatenate(parts) for parts in zip(*outputs)]
-
-
-class LiveEngine:
-  """Live vocoding: mel frames in, a few at a time; audio blocks out.
-
-  Block j of the multiscale model is the `LiveMerge` block of frames
-  `[j C, (j + 1) C)` (C the merge core), complete once the mel reaches its
-  merge window's end plus the receptive field R. MelGAN's blocks are what
-  the exact mode's chunks keep (`chunk_frames - R` frames, then
-  `chunk_frames - 2 R`), complete once a chunk's frames are in. So a
-  block's audio has come out once the mel `latency_frames` frames past
-  its first frame is in; `finish` gives the rest.
-  """
-
-  def __init__(self, vocoder: Vocoder):
-    self.vocoder = vocoder
-    self.chunks = LiveChunks(vocoder)
-    self.merge = None
-    if vocoder.runtime.has_bands:
-      self.merge = LiveMerge(vocoder.runtime.merge, vocoder.config,
-                             vocoder.merge_frames, vocoder.merge_core_frames)
-
-  @property
-  def latency_frames(self) -> int:
-    """Most frames fed after a frame before its audio is out: frame f's
-    audio is complete once frames `[0, f + latency_frames]` are in."""
-    if self.merge is None:                 # the first block: a whole chunk
-      return self.vocoder.chunk_frames - 1
-    return (self.merge.core + self.merge.lookahead + self.chunks.context
-            - 1)
-
-  def feed(self, frames: np.ndarray) -> List[np.ndarray]:
-    """Appends checked float32 mel frames `[n, n_mels]`; returns the float32
-    audio blocks now complete."""
-    self.chunks.feed(frames)
-    return self._advance()
-
-  def finish(self) -> List[np.ndarray]:
-    """The remaining audio blocks, the input having ended."""
-    self.chunks.finish()
-    blocks = self._advance()
-    if self.merge is not None:
-      blocks += self.merge.finish(self.chunks.total)
-    return blocks
-
-  def _need(self) -> int:
-    """Frames whose generator outputs the next block needs."""
-    chunks = self.chunks
-    if chunks.total is not None:
-      return chunks.total
-    if self.merge is not None:
-      return self.merge.needed
-    return chunks.done + self.vocoder.block_frames + (
-        0 if chunks.done else chunks.context)
-
-  def _advance(self) -> List[np.ndarray]:
-    blocks = []
-    need = self._need()
-    while need > self.chunks.done and self.chunks.ready(need):
-      outputs = self.chunks.take(need)
-      blocks += self.merge.feed(outputs) if self.merge else outputs
-      need = self._need()
-    return blocks
