@@ -12,6 +12,8 @@ own flags) writing JSON that is collected here:
   generation   benchmarks/generation.py: Keras x real time, GFLOP/s
   inference    benchmarks/inference.py (when present): SavedModel and
                TFLite fp32/fp16/int8 x real time
+  streaming    benchmarks/streaming.py: live push cost and latency, and the
+               exact mode against fixed chunks
   quality      `python -m tfvocoder.evaluate` of the `--model_dir`s (none:
                Griffin-Lim alone) on held-out real music
 
@@ -58,10 +60,11 @@ def _args(quick: bool, threads: int) -> dict:
             "train_speed": ["--batch_size=2", "--steps=1", t],
             "generation": ["--seconds=1", "--repeats=1", t],
             "inference": ["--seconds=4", "--repeats=1", t],
+            "streaming": ["--quick", t],
             "quality": ["--examples=2", "--seconds=1", "--speed_seconds=1",
                         "--speed_repeats=1", "--notflite", t]}
   return {"pipeline": [f"--cores={threads}"], "train_speed": [t],
-          "generation": [t], "inference": [t],
+          "generation": [t], "inference": [t], "streaming": [t],
           "quality": ["--examples=8", "--seconds=3", t]}
 
 
@@ -158,6 +161,17 @@ def _inference_ratios(result: dict, peak: float, gl: float) -> list:
   return rows
 
 
+def _streaming_ratios(result: dict, peak: float, gl: float) -> list:
+  rows = []
+  for r in result["results"]:
+    name = f"exact x RT {r['model']} {r['variant']}"
+    rows += _row(name, r["exact_x_real_time"], "chunked pass",
+                 r["chunked_x_real_time"])
+    rows += _row(name, r["exact_x_real_time"], "one fixed chunk",
+                 r["chunk_x_real_time"])
+  return rows
+
+
 def _quality_ratios(result: dict, peak: float, gl: float) -> list:
   systems = result["systems"]
   base = [s for s in systems if s["kind"] == "griffin_lim"][0]
@@ -181,6 +195,7 @@ RATIOS = (("pipeline", _pipeline_ratios),
           ("train_speed", _train_speed_ratios),
           ("generation", _generation_ratios),
           ("inference", _inference_ratios),
+          ("streaming", _streaming_ratios),
           ("quality", _quality_ratios))
 
 
@@ -191,7 +206,7 @@ def ratios(report: dict) -> list:
   gl = report["baselines"]["griffin_lim_x_real_time"]
   rows = []
   for key, fn in RATIOS:
-    result = report[key].get("result")
+    result = report.get(key, {}).get("result")
     if result:
       rows += fn(result, peak, gl)
   return rows
@@ -228,6 +243,7 @@ def main(argv):
       jobs.append(("inference", "benchmarks.inference", args["inference"]))
     else:
       report["inference"] = {"error": "benchmarks/inference.py not present"}
+    jobs.append(("streaming", "benchmarks.streaming", args["streaming"]))
     for name, module, job_args in jobs:
       path = os.path.join(temp, f"{name}.json")
       report[name] = _run(name, module, job_args + [f"--json={path}"], path,

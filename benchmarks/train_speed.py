@@ -10,9 +10,9 @@ measures the step itself) under the default strategy, reference configs,
 after two warm-up steps. Prints steps/s, audio seconds per second, the
 multiscale/MelGAN speed ratio, peak RSS, and per family the step's achieved
 GFLOP/s as a share of the float32 GEMM rate measured in the same process
-with the same threads (`cost.tf_gemm_gflops`, the faster of a timing before
-and one after the steps; with `--mixed_bfloat16` still the float32 rate,
-which bfloat16 arithmetic may exceed); `--json` writes them.
+with the same threads and in the step's compute dtype (`cost.tf_gemm_gflops`,
+the faster of a timing before and one after the steps: the float32 rate,
+or with `--mixed_bfloat16` the bfloat16 one); `--json` writes them.
 
 FLOPs are 2 x multiply-adds. The generator's forward multiply-adds are its
 own `multiply_adds_per_frame()`; the discriminator's are counted on one
@@ -187,15 +187,17 @@ def _set_threads(threads: int) -> None:
 def _measure_here() -> dict:
   """This process's figures: every `--models` family and the GEMM peak."""
   _set_threads(FLAGS.threads)
-  peak = cost.tf_gemm_gflops()
+  dtype = tf.bfloat16 if FLAGS.mixed_bfloat16 else tf.float32
+  peak = cost.tf_gemm_gflops(dtype=dtype)
   overrides = {"mixed_bfloat16": FLAGS.mixed_bfloat16}
   if FLAGS.jit_compile != "config":
     overrides["jit_compile"] = FLAGS.jit_compile == "true"
   results = [measure(m, FLAGS.batch_size, FLAGS.steps, **overrides)
              for m in FLAGS.models]
   # The faster of a GEMM timing before and after the steps (load varies).
-  peak = max(peak, cost.tf_gemm_gflops())
+  peak = max(peak, cost.tf_gemm_gflops(dtype=dtype))
   return {"results": results, "gemm_peak_gflops": peak,
+          "gemm_dtype": dtype.name,
           "peak_rss_gib": resource.getrusage(
               resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
 
@@ -257,6 +259,7 @@ def _combined(runs, baseline_tree: str) -> dict:
   return {"results": results, "baseline_tree": baseline_tree,
           "rounds": FLAGS.rounds,
           "gemm_peak_gflops": max(r["gemm_peak_gflops"] for r in runs["this"]),
+          "gemm_dtype": runs["this"][0].get("gemm_dtype", "float32"),
           "peak_rss_gib": max(r["peak_rss_gib"] for rs in runs.values()
                               for r in rs)}
 
@@ -279,8 +282,8 @@ def _print_report(report: dict) -> None:
       print(f"{r['model']}: {r['speedup']:.2f}x the baseline's "
             f"{r['baseline_steps_per_sec']:.3f} steps/s (best of "
             f"{report['rounds']} alternating runs each)")
-  print(f"TF GEMM peak ({FLAGS.threads or 'default'} threads): {peak:.1f} "
-        "GFLOP/s")
+  print(f"TF {report.get('gemm_dtype', 'float32')} GEMM peak "
+        f"({FLAGS.threads or 'default'} threads): {peak:.1f} GFLOP/s")
   for r in results:
     print(f"{r['model']} step: {r['gflops']:.1f} GFLOP/s = "
           f"{100 * r['gflops'] / peak:.0f} % of GEMM peak")

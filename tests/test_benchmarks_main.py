@@ -47,7 +47,7 @@ def test_every_speed_figure_is_a_ratio_to_a_same_run_baseline():
 def test_quick_arguments_cover_every_benchmark():
   quick, full = bench._args(True, 2), bench._args(False, 2)
   assert set(quick) == set(full) == {"pipeline", "train_speed", "generation",
-                                     "inference", "quality"}
+                                     "inference", "streaming", "quality"}
 
 
 def test_inference_ratios_against_melgan_griffin_lim_and_the_litert_peak():
@@ -71,3 +71,14 @@ def test_inference_ratios_against_melgan_griffin_lim_and_the_litert_peak():
   names = [r[0] for r in rows]
   assert names.index("Keras x RT multiscale") < names.index(lite[0][0])
   assert names.index(lite[-1][0]) < names.index("log_mel_l1 ms")
+
+
+def test_streaming_ratios_against_the_chunked_pass_and_one_chunk():
+  report = _report()
+  report["streaming"] = {"result": {"results": [
+      {"model": "multiscale", "variant": "fp32", "exact_x_real_time": 45.0,
+       "chunked_x_real_time": 50.0, "chunk_x_real_time": 60.0}]}}
+  rows = [(name, base, value / b) for name, value, base, b
+          in bench.ratios(report) if name.startswith("exact")]
+  assert rows == [("exact x RT multiscale fp32", "chunked pass", 0.9),
+                  ("exact x RT multiscale fp32", "one fixed chunk", 0.75)]

@@ -11,7 +11,8 @@ from tfvocoder import dsp
 from tfvocoder.config import VocoderConfig
 from tfvocoder.dsp import builtin_merge
 from tfvocoder.evaluation.metrics import snr_db
-from tfvocoder.inference.streaming_merge import merged_blocks
+from tfvocoder.inference.streaming_merge import (default_merge_core,
+                                                 merged_blocks)
 from vocoder_models import random_bands
 
 WINDOW, CORE = 128, 64          # merge window and kept core, frames
@@ -47,6 +48,26 @@ def test_exact_stream_is_the_one_shot_merge(frames):
   assert snr_db(expected, np.concatenate(blocks)) >= 80     # 94 dB measured
   assert progress[-1] == (frames, frames)
   assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+
+
+def test_default_cores():
+  config = VocoderConfig()           # 86.1 frames/s, 20 Hz crossovers
+  # Exact: 4 / 20 Hz = 0.2 s = 17.2 -> 18 frames of context on each side.
+  assert default_merge_core(config, 256, live=False) == 256 - 2 * 18
+  assert default_merge_core(config, 256, live=True) == 128
+  assert default_merge_core(config, 64, live=False) == 32   # never below half
+
+
+def test_exact_stream_with_the_default_core_is_the_one_shot_merge():
+  config, frames, window = VocoderConfig(), 900, 256
+  core = default_merge_core(config, window, live=False)
+  bands = [b[0] for b in random_bands(config, frames * config.hop_length,
+                                      batch=1, seed=5)]
+  expected = dsp.merge_bands([b[None] for b in bands], config).numpy()[0]
+  got = np.concatenate(list(merged_blocks(
+      _exact_source(bands, config, 240), _smooth_merge(config), frames,
+      config, window, core, tail_frames=248)))
+  assert snr_db(expected, got) >= 80   # 94.6 dB measured (core 128: 94.8)
 
 
 def test_live_stream_is_the_smooth_merge_of_silence_padded_bands():

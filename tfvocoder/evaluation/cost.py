@@ -93,11 +93,13 @@ def keras_speed(generator, mel: np.ndarray, repeats: int) -> Dict[str, float]:
   return {"seconds": elapsed, "x_real_time": audio_seconds / elapsed}
 
 
-def tf_gemm_gflops(repeats: int = 3, n: int = 2048) -> float:
-  """Measured float32 GEMM rate of TensorFlow, GFLOP/s: the roofline that
-  convolutions are compared against."""
-  a = tf.random.normal([n, n], seed=1)
-  b = tf.random.normal([n, n], seed=2)
+def tf_gemm_gflops(repeats: int = 3, n: int = 2048,
+                   dtype: tf.DType = tf.float32) -> float:
+  """Measured GEMM rate of TensorFlow in `dtype` (float32, or bfloat16 for
+  mixed-precision steps), GFLOP/s: the roofline that convolutions are
+  compared against."""
+  a = tf.cast(tf.random.normal([n, n], seed=1), dtype)
+  b = tf.cast(tf.random.normal([n, n], seed=2), dtype)
   matmul = tf.function(lambda: tf.matmul(a, b))
   return 2 * n ** 3 / best_seconds(lambda: matmul().numpy(), repeats) / 1e9
 

@@ -52,10 +52,11 @@ def _kaiser(x: np.ndarray) -> np.ndarray:
 _BLAS = []   # a threadpoolctl controller, once created
 
 
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """a @ b on one BLAS thread: OpenBLAS's idle worker threads keep spinning
-  after a call and would steal the cores the TFLite interpreter runs on.
-  (threadpoolctl comes with librosa's scikit-learn; without it, einsum.)"""
+def _matmul_sum(pairs) -> np.ndarray:
+  """sum of a @ b over (a, b) pairs, on one BLAS thread: OpenBLAS's idle
+  worker threads keep spinning after a call and would steal the cores the
+  TFLite interpreter runs on. (threadpoolctl comes with librosa's
+  scikit-learn; without it, einsum.)"""
   if not _BLAS:
     try:  # optional: threadpoolctl may be missing (see above)
       from threadpoolctl import ThreadpoolController
@@ -63,15 +64,53 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     except ImportError:
       _BLAS.append(None)
   if _BLAS[0] is None:
-    return np.einsum("ij,jk->ik", a, b, optimize=False)
+    return sum(np.einsum("ij,jk->ik", a, b, optimize=False) for a, b in pairs)
   with _BLAS[0].limit(limits=1, user_api="blas"):
-    return a @ b
+    return sum(a @ b for a, b in pairs)
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """a @ b on one BLAS thread (`_matmul_sum`)."""
+  return _matmul_sum([(a, b)])
+
+
+def _decimating_filter(x: np.ndarray, start: int, count: int, hop: int,
+                       taps: np.ndarray) -> np.ndarray:
+  """`[count, columns]`: row q is `x[start + q hop :][:len(taps)] @ taps`
+  (`taps` `[length, columns]`), as `ceil(length / hop)` GEMMs over `x`
+  cut into rows of `hop` samples (no copy of the overlapping windows)."""
+  blocks = -(-len(taps) // hop)
+  taps = np.pad(taps, [[0, blocks * hop - len(taps)], [0, 0]])
+  segment = x[start:start + (count + blocks - 1) * hop]
+  segment = np.pad(segment, [0, (count + blocks - 1) * hop - len(segment)])
+  rows = segment.reshape(count + blocks - 1, hop)
+  return _matmul_sum((rows[b:b + count], taps[b * hop:(b + 1) * hop])
+                     for b in range(blocks))
 
 
 def _half_length(transition: float) -> int:
   """Half-length of a Kaiser FIR with `transition` cycles/sample width."""
   taps = (_ATTENUATION_DB - 8) / (2.285 * 2 * np.pi * transition)
   return int(math.ceil(taps / 2)) + 1
+
+
+def _width(config: VocoderConfig, transition_hz: float) -> float:
+  """Transition width of the low-passes, cycles per frame: their cut-off is
+  half the frame rate and E's bins reach transition_hz from the edge."""
+  return 1.0 - 2.0 * transition_hz / config.frame_rate
+
+
+def _filter_halves(config: VocoderConfig, transition_hz: float) -> List[int]:
+  """Half-lengths (samples) of each band's demodulating low-pass."""
+  width = _width(config, transition_hz)
+  return [_half_length(width / hop) for hop in config.band_hops]
+
+
+def edge_context_frames(config: VocoderConfig,
+                        transition_hz: float = EDGE_TRANSITION_HZ) -> int:
+  """Frames of bands on each side of a block the edge filters need."""
+  return max(-(-half // hop) for half, hop in zip(
+      _filter_halves(config, transition_hz), config.band_hops)) + 1
 
 
 class EdgeCorrection:
@@ -102,23 +141,19 @@ class EdgeCorrection:
         self.edges.append((k, low, False))
       if k > 0:
         self.edges.append((k, high, True))
-    # Low-pass per band: cut-off half the frame rate, width frame_rate - 2 J.
-    width = 1.0 - 2.0 * transition_hz / frame_rate      # cycles per frame
-    self.filters, self.half = [], []
-    for hop in config.band_hops:
-      half = _half_length(width / hop)
+    self.half = _filter_halves(config, transition_hz)
+    self.filters = []
+    for hop, half in zip(config.band_hops, self.half):
       taps = np.arange(-half, half + 1)
       h = np.sinc(taps / hop) * _kaiser(taps / (half + 1))
       self.filters.append(h / h.sum())
-      self.half.append(half)
-    self.context_frames = max(-(-h // hop) for h, hop in
-                              zip(self.half, config.band_hops)) + 1
-    self.interp_half = _half_length(width) + 1          # frames
+    self.context_frames = edge_context_frames(config, transition_hz)
+    self.interp_half = _half_length(_width(config, transition_hz)) + 1
     self._z = [np.zeros(self.frames, np.complex128) for _ in self.edges]
     self._next = [0] * config.n_bands                   # next frame per band
-    self._buffer = [np.zeros(0) for _ in config.band_hops]
+    self._buffer = [np.zeros(0, np.float32) for _ in config.band_hops]
     self._start = [0] * config.n_bands                  # sample of buffer[0]
-    self._beta = None
+    self._beta = self._beta_frames = self._weights = None
     self._kernel = None
     self._demodulator_cache = {}
 
@@ -128,26 +163,28 @@ class EdgeCorrection:
     for k, half in enumerate(self.half):
       if len(tail[k]) < half:
         raise ValueError(f"prime needs {half} samples of band {k}")
-      self._buffer[k] = np.asarray(tail[k][len(tail[k]) - half:], np.float64)
+      self._buffer[k] = np.asarray(tail[k][len(tail[k]) - half:], np.float32)
       self._start[k] = -half
 
   def feed(self, block: Sequence[np.ndarray]) -> None:
     """The next consecutive bands (whole frames), from frame 0 on."""
     for k, x in enumerate(block):
       self._buffer[k] = np.concatenate([self._buffer[k],
-                                        np.asarray(x, np.float64)])
+                                        np.asarray(x, np.float32)])
       self._drain(k)
 
   def finish(self, head: Sequence[np.ndarray]) -> None:
     """The bands of the input's first frames (what follows its end)."""
     for k, half in enumerate(self.half):
       self._buffer[k] = np.concatenate(
-          [self._buffer[k], np.asarray(head[k][:half], np.float64)])
+          [self._buffer[k], np.asarray(head[k][:half], np.float32)])
       self._drain(k)
       if self._next[k] != self.frames:
         raise ValueError(f"band {k}: fed {self._next[k]} of {self.frames} "
                          "frames")
     self._beta = [self._envelope(i) for i in range(len(self.edges))]
+    self._beta_frames = np.stack(self._beta, axis=1).astype(np.complex64)
+    self._weights = self._correction_weights()
 
   def feed_periodic(self, bands: Sequence[np.ndarray]) -> None:
     """All bands of the input at once (any length): prime, feed, finish."""
@@ -166,11 +203,10 @@ class EdgeCorrection:
     first = self._next[k]
     if last < first:
       return
-    windows = np.lib.stride_tricks.sliding_window_view(x, 2 * half + 1)
-    rows = np.arange(first, last + 1) * hop - half - self._start[k]
     edges = [i for i, (band, _, _) in enumerate(self.edges) if band == k]
-    # One real GEMM for every edge of the band: [q, taps] @ [taps, 2 edges].
-    z = _matmul(windows[rows], self._demodulators(k, edges))  # sum g(l) x(m-l)
+    z = _decimating_filter(x, first * hop - half - self._start[k],
+                           last + 1 - first, hop,
+                           self._demodulators(k, edges))  # sum g(l) x(m-l)
     samples = np.arange(first, last + 1) * hop           # m_q
     for column, i in enumerate(edges):
       own = 0.5 if self.edges[i][2] else 0.25            # cycles / sample
@@ -193,7 +229,7 @@ class EdgeCorrection:
         own = 0.5 if self.edges[i][2] else 0.25
         g = (self.filters[k] * np.exp(2j * np.pi * own * taps))[::-1]
         columns += [g.real, g.imag]
-      cache[k] = np.stack(columns, axis=1)
+      cache[k] = np.stack(columns, axis=1).astype(np.float32)
     return cache[k]
 
   def _envelope(self, i: int) -> np.ndarray:
@@ -218,27 +254,43 @@ class EdgeCorrection:
     if self._beta is None:
       raise RuntimeError("EdgeCorrection.finish() has not been called")
     hop, p = self.config.hop_length, self.interp_half
-    frames, count = stop - first, len(self.edges)
+    frames = stop - first
     index = np.arange(first - p, stop + p) % self.frames
-    beta = np.stack(self._beta, axis=1)[index]           # [f + 2p, edges]
+    beta = self._beta_frames[index]                      # [f + 2p, edges]
     windows = np.lib.stride_tricks.sliding_window_view(beta, 2 * p + 1, 0)
     parts = np.concatenate([windows.real, windows.imag], axis=1)
+    if self._weights is not None:    # carriers the same in every frame
+      return _matmul(parts.reshape(frames, -1), self._weights).reshape(-1)
     envelope = _matmul(parts.reshape(-1, 2 * p + 1), self._interpolator())
-    envelope = envelope.reshape(frames, 2 * count, hop)  # beta(n / hop)
-    # Carriers: cos for the real rows, -sin for the imaginary ones.
-    periods = np.array([self.frames * hop // j for _, j, _ in self.edges])
-    if np.all(hop % periods == 0):                       # same every frame
-      samples = np.arange(hop)[None, None, :]
-    else:
-      samples = (first * hop + np.arange(frames * hop)).reshape(frames, 1, hop)
-    phase = 2 * np.pi * (samples % periods[:, None]) / periods[:, None]
-    carrier = np.concatenate([np.cos(phase), -np.sin(phase)], axis=-2)
-    return (2 * np.sum(envelope * carrier, axis=1)).reshape(-1).astype(
-        np.float32)
+    envelope = envelope.reshape(frames, parts.shape[1], hop)  # beta(n / hop)
+    samples = (first * hop + np.arange(frames * hop)).reshape(frames, 1, hop)
+    return np.sum(envelope * self._carriers(samples), axis=1).reshape(-1)
+
+  def _carriers(self, samples: np.ndarray) -> np.ndarray:
+    """2 cos (real rows) and -2 sin (imaginary rows) of each edge's carrier
+    at `samples` `[..., 1, n]` -> float32 `[..., 2 * edges, n]`."""
+    periods = np.array([self.frames * self.config.hop_length // j
+                        for _, j, _ in self.edges])[:, None]
+    phase = 2 * np.pi * (samples % periods) / periods
+    return np.concatenate([2 * np.cos(phase), -2 * np.sin(phase)],
+                          axis=-2).astype(np.float32)
+
+  def _correction_weights(self):
+    """`[2 * edges * (2p + 1), hop]` float32: the interpolator times each
+    edge's carrier, W[(c, t), s] = K[t, s] carrier_c(s), when every carrier
+    period divides the hop (then one GEMM per block does interpolation,
+    modulation and the sum over edges); else None."""
+    hop = self.config.hop_length
+    periods = [self.frames * hop // j for _, j, _ in self.edges]
+    if any(hop % period for period in periods):
+      return None
+    carriers = self._carriers(np.arange(hop)[None, :])   # [2 edges, hop]
+    kernel = self._interpolator().astype(np.float32)     # [2p + 1, hop]
+    return (carriers[:, None, :] * kernel[None]).reshape(-1, hop)
 
   def _interpolator(self) -> np.ndarray:
     """Windowed-sinc weights from frame-rate samples to each sample offset."""
-    if getattr(self, "_kernel", None) is None:
+    if self._kernel is None:
       hop, p = self.config.hop_length, self.interp_half
       tau = np.arange(hop)[None, :] / hop - (np.arange(2 * p + 1) - p)[:, None]
       self._kernel = np.sinc(tau) * _kaiser(tau / (p + 1))

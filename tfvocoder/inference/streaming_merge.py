@@ -13,7 +13,7 @@ input. It is computed as two parts (see `tfvocoder.inference.edge_correction`):
    and added block by block once the last frame has been seen.
 
 So exact output needs two passes: the smooth audio is spilled to a temporary
-file (memory stays flat) and corrected on the way out. The live mode
+file past `SPILL_IN_MEMORY_BYTES` (memory stays flat) and corrected on the way out. The live mode
 (`LiveMerge`, `live=True`) skips the second part and the wrap-around
 (frames outside the input are silence): each block comes out as soon as the
 bands up to its window's end are in (the on-device mode, fed a frame at a
@@ -22,16 +22,41 @@ only within `EDGE_TRANSITION_HZ` of the band edges and near the input's two
 ends.
 """
 
+import math
 import tempfile
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfvocoder.inference.edge_correction import EdgeCorrection
 from tfvocoder.config import VocoderConfig
+from tfvocoder.dsp.bands import EDGE_TRANSITION_HZ
+from tfvocoder.inference.edge_correction import (EdgeCorrection,
+                                                  edge_context_frames)
+
+# Seconds of bands each side of a kept core, times 1 / transition_hz: the
+# smooth crossovers' kernel decays like 1/t^3 on a 1 / transition_hz scale
+# and is ~120 dB down at 4 of them (BUILD_NOTES.md, streaming merge).
+_SMOOTH_CONTEXT_SCALES = 4.0
+# First-pass audio kept in memory before it spills to disk (3 minutes).
+SPILL_IN_MEMORY_BYTES = 16 * 2 ** 20
 
 # exact(first, last) -> iterator of (start, stop, bands of frames [start, stop))
 ExactBands = Callable[[int, int], Iterator[Tuple[int, int, List[np.ndarray]]]]
+
+
+def default_merge_core(config: VocoderConfig, window: int,
+                       live: bool) -> int:
+  """Frames kept of each `window`-frame merge window by default.
+
+  Live: half the window (the latency is the window's right part). Exact:
+  all but the context the smooth kernel and the edge filters need on each
+  side (fewer merge calls; half the window if that leaves less).
+  """
+  context = max(edge_context_frames(config), math.ceil(
+      _SMOOTH_CONTEXT_SCALES * config.frame_rate / EDGE_TRANSITION_HZ))
+  if live:
+    return window // 2
+  return max(window - 2 * context, window // 2)
 
 
 class BandStore:
@@ -234,7 +259,7 @@ def merged_blocks(exact: ExactBands, merge: Callable, total: int,
       yield np.array(audio[context * hop:(context + keep) * hop],
                      np.float32)                      # a copy, never a view
 
-  with tempfile.TemporaryFile() as spill:
+  with tempfile.SpooledTemporaryFile(max_size=SPILL_IN_MEMORY_BYTES) as spill:
     for block in smooth():
       spill.write(block.tobytes())
     store.finish()

@@ -26,9 +26,10 @@ MelGAN it is the exact mode's output.
 Memory is flat in the input length: a chunk of mel, a few merge windows of
 bands, one output block and a few numbers per frame are held (pass a
 `np.load(..., mmap_mode="r")` array for long inputs); the exact multiscale
-mode spills its first-pass audio to a temporary file. A fixed-size TFLite
-chunk longer than the input is padded with silence (`log10(log_floor)`),
-which only changes the last R frames of such short inputs.
+mode spills its first-pass audio past 3 minutes to a temporary file. A
+fixed-size TFLite chunk longer than the input is padded with silence
+(`log10(log_floor)`), which only changes the last R frames of such short
+inputs.
 """
 
 from typing import Callable, Iterator, List, Optional, Tuple
@@ -38,7 +39,8 @@ import numpy as np
 from tfvocoder.inference.chunks import Chunk, plan_chunks
 from tfvocoder.inference.live import LiveEngine
 from tfvocoder.inference.runtime import open_runtime
-from tfvocoder.inference.streaming_merge import merged_blocks
+from tfvocoder.inference.streaming_merge import (default_merge_core,
+                                                 merged_blocks)
 
 # Default chunk sizes, mel frames (the one definition): a SavedModel's
 # generator calls and smooth-merge windows here, and the fixed chunk sizes of
@@ -57,7 +59,9 @@ class Vocoder:
     num_threads: TFLite interpreter threads.
     chunk_frames, merge_frames: chunk sizes for a SavedModel (a TFLite file
       fixes its own; asking for others is an error).
-    merge_core_frames: frames of each merge window kept (default half).
+    merge_core_frames: frames of each merge window kept (default: half in
+      live mode, all but the merge's context in the exact mode:
+      `streaming_merge.default_merge_core`).
     live: the live stream's output (`LiveEngine`, as
       `tfvocoder.inference.streaming.StreamingVocoder` gives it): blocks
       with a fixed latency. Multiscale: leaves out the exact band-edge
@@ -78,8 +82,9 @@ class Vocoder:
                                    chunk_frames, DEFAULT_CHUNK_FRAMES)
     self.merge_frames = self._size("merge_frames", self.runtime.merge_frames,
                                    merge_frames, DEFAULT_MERGE_FRAMES)
-    self.merge_core_frames = int(merge_core_frames or self.merge_frames // 2)
     self.live = bool(live)
+    self.merge_core_frames = int(merge_core_frames or default_merge_core(
+        self.config, self.merge_frames, self.live))
     if not 0 < self.merge_core_frames <= self.merge_frames - 2:
       raise ValueError(f"merge_core_frames={self.merge_core_frames} must be in "
                        f"[1, merge_frames - 2 = {self.merge_frames - 2}]")
@@ -121,13 +126,6 @@ class Vocoder:
     lookahead = (self.merge_frames - self.merge_context_frames
                  - self.merge_core_frames)   # the merge window's right part
     return self.receptive_field_frames + lookahead
-
-  @property
-  def live_latency_frames(self) -> int:
-    """Frames the live stream's audio lags its mel (frame f's audio is out
-    once frame `f + live_latency_frames` is in; the `StreamingVocoder`
-    latency rule)."""
-    return LiveEngine(self).latency_frames
 
   def block_boundaries(self, total: int) -> List[int]:
     """Frames where outputs of different model calls meet when the exact
