@@ -22,8 +22,12 @@ by `geometry.multiply_adds` at the length it runs at). A joint step counts
 of 2: input and weight gradients) and 9 discriminator forwards: its update
 judges real and fake (2) and back-propagates both (4), the generator's
 update judges fake and real again with the updated discriminator (2) and
-back-propagates the fake branch to its input only (1). Biases,
-activations, losses and optimizer updates are not counted.
+back-propagates the fake branch to its input only (1). The frozen filter
+banks have no weight gradients (`FROZEN_STEP_FORWARDS`): the generator's
+synthesis bank runs forward and back to its input (2); the judges'
+analysis banks, on their input audio, run on real and fake in both updates
+(4) and back-propagate only the fake branch of the generator's update (1).
+Biases, activations, losses and optimizer updates are not counted.
 
 `--baseline_tree=DIR` (a checkout of other code, e.g. `git worktree add DIR
 <commit>`) runs DIR's `benchmarks.train_speed` and this tree's as
@@ -67,11 +71,14 @@ flags.DEFINE_string("json", None, "Write the figures here.")
 FLAGS = flags.FLAGS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Forward-pass equivalents of one joint step (module docstring).
+# Forward-pass equivalents of one joint step (module docstring): trained
+# layers, and frozen filter banks (no weight gradients).
 STEP_FORWARDS = {"generator": 3, "discriminator": 9}
+FROZEN_STEP_FORWARDS = {"generator": 2, "discriminator": 5}
 _COUNTED = (keras.layers.Conv1D, keras.layers.Conv1DTranspose,
             keras.layers.Conv2D, layers.WeightNormalization,
             layers.FilterBankConv, layers.FilterBankConvTranspose)
+_FROZEN = (layers.FilterBankConv, layers.FilterBankConvTranspose)
 # Runs benchmarks.train_speed of the tree given as the first argument.
 _BOOTSTRAP = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
               "runpy.run_module('benchmarks.train_speed', run_name='__main__')")
@@ -94,17 +101,19 @@ def _call_multiply_adds(layer, inputs, outputs) -> float:
   return batch * geometry.multiply_adds(layer, length)[0]
 
 
-def forward_multiply_adds(network, *args) -> float:
+def forward_multiply_adds(network, *args, frozen_only: bool = False
+                          ) -> float:
   """Multiply-adds of one eager call `network(*args)`, whole batch.
 
   Every convolution (plain, grouped, transposed, weight-normalised, 2-D)
   and frozen filter bank the call runs counts once per call, by
   `geometry.multiply_adds` at the length it ran at (a 2-D convolution:
-  output positions x kernel size).
+  output positions x kernel size); `frozen_only`: the banks alone.
   """
+  counted = _FROZEN if frozen_only else _COUNTED
   # keras has no public recursive layer list; _flatten_layers is Model's.
   found = [layer for layer in network._flatten_layers(include_self=False)
-           if isinstance(layer, _COUNTED)]
+           if isinstance(layer, counted)]
   wrapped = {id(layer.layer) for layer in found
              if isinstance(layer, layers.WeightNormalization)}
   hooked = [layer for layer in found if id(layer) not in wrapped]
@@ -128,8 +137,9 @@ def forward_multiply_adds(network, *args) -> float:
 
 
 def step_multiply_adds(trainer: GANTrainer, batch) -> dict:
-  """{"generator", "discriminator"}: forward multiply-adds on `batch`, and
-  "step": those times `STEP_FORWARDS` (one joint step)."""
+  """{"generator", "discriminator"}: forward multiply-adds on `batch`;
+  "frozen": {same keys}: their frozen banks' share; "step": one joint step,
+  trained layers times `STEP_FORWARDS`, banks times `FROZEN_STEP_FORWARDS`."""
   config = trainer.config
   size = int(batch["mel"].shape[0])
   generator = (trainer.generator.multiply_adds_per_frame() *
@@ -139,7 +149,15 @@ def step_multiply_adds(trainer: GANTrainer, batch) -> dict:
   discriminator = forward_multiply_adds(trainer.discriminator, real,
                                         batch["mel"])
   forwards = {"generator": generator, "discriminator": discriminator}
-  forwards["step"] = sum(STEP_FORWARDS[k] * v for k, v in forwards.items())
+  frozen = {
+      "generator": forward_multiply_adds(trainer.generator, batch["mel"],
+                                         frozen_only=True),
+      "discriminator": forward_multiply_adds(
+          trainer.discriminator, real, batch["mel"], frozen_only=True)}
+  forwards["step"] = sum(STEP_FORWARDS[k] * (v - frozen[k])
+                         + FROZEN_STEP_FORWARDS[k] * frozen[k]
+                         for k, v in forwards.items())
+  forwards["frozen"] = frozen
   return forwards
 
 
@@ -173,7 +191,8 @@ def measure(model: str, batch_size: int, steps: int, **overrides) -> dict:
           "audio_seconds_per_sec": rate * batch_size * config.window /
           config.sample_rate, "jit_compile": config.jit_compile,
           "mixed_bfloat16": config.mixed_bfloat16,
-          "gmacs": {k: v / 1e9 for k, v in macs.items()},
+          "gmacs": {k: v / 1e9 for k, v in macs.items() if k != "frozen"},
+          "frozen_gmacs": {k: v / 1e9 for k, v in macs["frozen"].items()},
           "gflop_per_step": 2 * macs["step"] / 1e9,
           "gflops": 2 * macs["step"] / 1e9 * rate}
 

@@ -46,4 +46,13 @@ def test_step_count_uses_the_generators_own_multiply_adds(model):
   assert train_speed.forward_multiply_adds(
       generator, batch["mel"]) == got["generator"]
   assert got["discriminator"] > 0
-  assert got["step"] == 3 * got["generator"] + 9 * got["discriminator"]
+  frozen = got["frozen"]
+  if model == "multiscale":   # a band's analysis bank is its synthesis
+    assert 0 < frozen["generator"] == frozen["discriminator"]  # transposed
+    assert frozen["generator"] < got["generator"]
+  else:                       # MelGAN has none
+    assert frozen == {"generator": 0, "discriminator": 0}
+  assert got["step"] == pytest.approx(
+      3 * (got["generator"] - frozen["generator"]) + 2 * frozen["generator"]
+      + 9 * (got["discriminator"] - frozen["discriminator"])
+      + 5 * frozen["discriminator"])
