@@ -25,7 +25,7 @@ import eval_fixtures
 from tfvocoder import models
 from tfvocoder.config import tiny_config
 from tfvocoder.evaluation import EvaluateError, curve_setup, learning_curve
-from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation import metrics, scores
 from tfvocoder.evaluation.examples import dataset_examples
 from tfvocoder.evaluation.griffin_lim import griffin_lim
 
@@ -135,7 +135,7 @@ def test_each_mark_records_its_checkpoint_not_the_wall_clock(first):
   for m in ms + mg:
     assert m["train_minutes"] == pytest.approx(m["train_seconds"] / 60)
     assert m["segment_seconds"] > 0 and m["eval_seconds"] >= 0
-    assert set(m["metrics"]) == set(metrics.DISTANCES)   # --novisqol
+    assert set(m["metrics"]) == set(scores.DISTANCES)   # --novisqol
     assert len(m["metrics"]["lsd_db"]["bands"]) == tiny_config().n_bands
   # Not trained since the last mark: its figures carry over; trained: new.
   assert mg[1]["metrics"] == mg[0]["metrics"]
@@ -213,7 +213,7 @@ def test_killed_before_its_evaluation_a_mark_is_evaluated_not_retrained(
   assert _calls(bank) == first["calls"]             # ckpt-9 has its 6 s
   again = state["recipes"]["ms"]["marks"][-1]
   assert (again["checkpoint"], again["train_seconds"]) == ("ckpt-9", 6.2)
-  for metric in metrics.DISTANCES:
+  for metric in scores.DISTANCES:
     assert again["metrics"][metric]["overall"] == pytest.approx(
         lost["metrics"][metric]["overall"], rel=1e-6, abs=1e-9)
 

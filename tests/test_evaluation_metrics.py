@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation import metrics, phase, scores
 from tfvocoder.config import VocoderConfig
 
 CONFIG = VocoderConfig()
@@ -44,7 +44,7 @@ def test_band_of_matches_config_edges():
 
 def test_identical_audio_gives_zero_everywhere():
   x = _noise()
-  for name, fn in metrics.DISTANCES.items():
+  for name, fn in scores.DISTANCES.items():
     np.testing.assert_allclose(_scalars(fn(x, x, CONFIG)), 0.0, atol=1e-9,
                                err_msg=name)
 
@@ -68,7 +68,7 @@ def test_gain(gain):
                                                 CONFIG)["overall"],
                              abs(np.log10(gain)), rtol=1e-3)
   # A gain changes no phase.
-  assert abs(metrics.phase_coherence(x, gain * x, CONFIG)["edge"]) < 1e-9
+  assert abs(phase.phase_coherence(x, gain * x, CONFIG)["edge"]) < 1e-9
 
 
 def test_delay_of_stationary_partials_changes_nothing():
@@ -78,7 +78,7 @@ def test_delay_of_stationary_partials_changes_nothing():
   bins, n = (3, 20, 47, 100, 200, *edges), RATE
   real, fake = _tones(bins, n), _tones(bins, n, delay=7.3)
   for name in ("mr_stft", "lsd_db", "phase_coherence"):
-    distance = metrics.DISTANCES[name](real, fake, CONFIG)
+    distance = scores.DISTANCES[name](real, fake, CONFIG)
     np.testing.assert_allclose(_scalars(distance), 0.0, atol=1e-8,
                                err_msg=name)
 
@@ -86,8 +86,8 @@ def test_delay_of_stationary_partials_changes_nothing():
 def test_delayed_click_gives_the_group_delay_error():
   real, fake = np.zeros(RATE), np.zeros(RATE)
   real[5000], fake[5003] = 1.0, 1.0
-  pc = metrics.phase_coherence(real, fake, CONFIG)
-  expected = 2 * np.pi * 3 / metrics.PHASE_FFT
+  pc = phase.phase_coherence(real, fake, CONFIG)
+  expected = 2 * np.pi * 3 / phase.PHASE_FFT
   np.testing.assert_allclose(
       pc["edges"] + [pc["edge"], pc["flank"], pc["elsewhere"]], expected,
       rtol=1e-9)
@@ -101,7 +101,7 @@ def test_energy_in_one_band_changes_only_that_band(band):
   tone = _tones([round((low + high) / 2 / UNIT_HZ)], RATE)
   x = _noise()
   for name in ("mr_stft", "lsd_db", "log_mel_l1"):
-    distance = metrics.DISTANCES[name](x, x + tone, CONFIG)
+    distance = scores.DISTANCES[name](x, x + tone, CONFIG)
     values = np.array(distance["bands"])
     assert values[band] > 0.01, (name, values)
     others = np.delete(values, band)
@@ -119,7 +119,7 @@ def test_band_with_inconsistent_phase_shows_at_its_edges(band):
   spectrum = np.fft.rfft(x)
   inside = metrics.band_of(np.fft.rfftfreq(len(x), 1 / RATE), CONFIG) == band
   y = np.fft.irfft(np.where(inside, 1j * spectrum, spectrum), len(x))
-  pc = metrics.phase_coherence(x, y, CONFIG)
+  pc = phase.phase_coherence(x, y, CONFIG)
   edges = metrics.internal_edges_hz(CONFIG)
   low, high = CONFIG.band_edges_hz[band]
   for edge, error, excess in zip(edges, pc["edges"], pc["edges_excess"]):

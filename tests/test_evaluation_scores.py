@@ -10,7 +10,7 @@ CONFIG = VocoderConfig()
 
 
 def test_registry():
-  assert set(scores.METRICS) == set(metrics.DISTANCES) | {scores.VISQOL}
+  assert set(scores.METRICS) == set(scores.DISTANCES) | {scores.VISQOL}
   assert scores.METRICS[scores.VISQOL] is visqol.visqol
   assert scores.HIGHER_IS_BETTER == {scores.VISQOL}
 
@@ -20,7 +20,7 @@ def test_all_metrics_with_and_without_visqol():
   real = 0.1 * rng.standard_normal(visqol.min_samples(CONFIG))
   fake = real + 0.01 * rng.standard_normal(len(real))
   without = scores.all_metrics(real, fake, CONFIG, visqol=False)
-  assert set(without) == set(metrics.DISTANCES)
+  assert set(without) == set(scores.DISTANCES)
   assert without["lsd_db"] == metrics.lsd_db(real, fake, CONFIG)
   both = scores.all_metrics(real, fake, CONFIG)              # ViSQOL on
   assert set(both) == set(scores.METRICS)

@@ -27,7 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from tfvocoder.config import VocoderConfig
-from tfvocoder.evaluation import metrics, scores
+from tfvocoder.evaluation import metrics, phase, scores
 from tfvocoder.evaluation.examples import Example
 from tfvocoder.io_utils import atomic_write_text
 
@@ -268,7 +268,7 @@ def _tables(result, config) -> str:
                        s["metrics"][key]["bands"]] for s in systems]))
   key = PHASE[0]
   edges = systems[0]["metrics"][key]["edges_hz"]
-  width = metrics.PHASE_EDGE_HZ
+  width = phase.PHASE_EDGE_HZ
   parts.append("<h3>Cross-band phase coherence: group-delay error (rad)</h3>"
                f"<p class=note>Edge zones: within {width:g} Hz of a band "
                f"edge; flanks: {width:g}-{3 * width:g} Hz from it; excess = "

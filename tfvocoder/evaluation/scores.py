@@ -1,8 +1,8 @@
 """Every metric of one example pair, and their means over examples.
 
 `METRICS` maps a name to `fn(real, fake, config) -> dict` with an "overall"
-float: the distances of `metrics` (lower is better, 0 for identical audio,
-also per band: "bands") and `VISQOL` (`visqol.visqol`, a MOS: higher is
+float: the `DISTANCES` of `metrics` and `phase` (lower is better, 0 for
+identical audio, also per band or edge) and `VISQOL` (`visqol.visqol`, a MOS: higher is
 better, no bands; seconds per example, so `all_metrics` can leave it out).
 """
 
@@ -12,10 +12,13 @@ import numpy as np
 
 from tfvocoder.config import VocoderConfig
 from tfvocoder.evaluation import metrics
+from tfvocoder.evaluation.phase import phase_coherence
 from tfvocoder.evaluation.visqol import visqol as visqol_score
 
 VISQOL = "visqol"
-METRICS = dict(metrics.DISTANCES, **{VISQOL: visqol_score})
+DISTANCES = {"log_mel_l1": metrics.log_mel_l1, "mr_stft": metrics.mr_stft,
+             "lsd_db": metrics.lsd_db, "phase_coherence": phase_coherence}
+METRICS = dict(DISTANCES, **{VISQOL: visqol_score})
 HIGHER_IS_BETTER = frozenset({VISQOL})
 
 Scores = Dict[str, metrics.Distance]
