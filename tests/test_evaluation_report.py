@@ -12,6 +12,7 @@ import pytest
 
 import eval_fixtures
 from tfvocoder.evaluation import report
+from tfvocoder.training import summaries
 
 # Injected into a copy of the page: records script errors and resources that
 # fail to load, then on `load` (which waits for every <img> and for every
@@ -72,7 +73,10 @@ def _expected_counts(result):
   systems = len(result["systems"])
   examples = len(result["examples"])
   visqol = "visqol" in result["systems"][0]["metrics"]
-  charts = len(report.DISTANCES) + 3 + visqol   # + phase, speed, cost
+  # A model trained by train.py has TensorBoard logs: its learning curve.
+  curve = any(summaries.read_scalars(s["model_dir"], ["g_mel_l1"])
+              for s in result["systems"] if s.get("model_dir"))
+  charts = len(report.DISTANCES) + 3 + visqol + curve  # phase, speed, cost
   return examples * (2 + systems) + charts, examples * (1 + systems)
 
 

@@ -72,3 +72,14 @@ def test_progress_lines_average_the_steps_since_the_last(tmp_path, caplog):
       "step 4 d_loss=2.0000 g_loss=7.0000",
       "step 5 d_loss=2.0000 g_loss=7.0000"]
   assert summaries.format_values({"b": 2, "a": 0.5}) == "a=0.5000 b=2.0000"
+
+
+def test_read_scalars_returns_what_write_scalars_wrote(tmp_path):
+  writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+  for step, value in ((20, 0.5), (10, 0.75), (30, 0.25)):
+    summaries.write_scalars(writer, step, {"g_mel_l1": value, "other": 1.0})
+  writer.flush()
+  got = summaries.read_scalars(str(tmp_path), ["g_mel_l1", "missing"])
+  assert got == {"g_mel_l1": [(10, 0.75), (20, 0.5), (30, 0.25)]}
+  (tmp_path / "train" / "events.out.broken").write_bytes(b"\x01" * 40)
+  assert summaries.read_scalars(str(tmp_path), ["g_mel_l1"]) == got

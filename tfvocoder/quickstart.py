@@ -79,7 +79,8 @@ def main(argv):
   _run("vocode a held-out example",
        ["-m", "tfvocoder.vocode", example,
         f"--model={os.path.join(exported, 'saved_model')}",
-        f"--output_dir={vocoded}"])
+        f"--output_dir={vocoded}",
+        "--overwrite"])   # its own output of an earlier run: redone
   report = os.path.join(run_dir, "report")
   _run("evaluate against Griffin-Lim",
        ["-m", "tfvocoder.evaluate", f"--model_dir={run_dir}",

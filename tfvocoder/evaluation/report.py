@@ -7,6 +7,8 @@
   OUT/assets/ex<i>_<system>.wav          16-bit PCM, real and every system
   OUT/assets/ex<i>_<system>.png          its spectrogram (dB, band edges)
   OUT/assets/chart_<metric>.png          bar chart per metric
+  OUT/assets/chart_curve.png             each model's training curve (its
+                                         TensorBoard logs), when it has any
 
 `result` is `tfvocoder.evaluation.run.evaluate`'s dict (systems with their
 mean metrics, speed and cost); `examples` its
@@ -30,6 +32,7 @@ from tfvocoder.config import VocoderConfig
 from tfvocoder.evaluation import metrics, phase, scores
 from tfvocoder.evaluation.examples import Example
 from tfvocoder.io_utils import atomic_write_text
+from tfvocoder.training import summaries
 
 ASSETS = "assets"
 SPEC_RANGE_DB = 90.0      # spectrogram colour range below 0 dB full scale
@@ -143,6 +146,42 @@ def _bar_chart(path, title, unit, groups, systems, values):
   plt.close(fig)
 
 
+# Training scalars a model system's learning-curve chart draws (log10 mel
+# L1: the training loss term, and the run's held-out check).
+CURVE_TAGS = (("g_mel_l1", "training mel L1"),
+              ("eval/mel_l1", "held-out mel L1"))
+
+
+def _curve_chart(path, systems) -> bool:
+  """Each model system's training curve (`CURVE_TAGS` from the
+  TensorBoard logs in its model dir) against steps; False if none has
+  any."""
+  curves = []
+  for s in systems:
+    if s.get("model_dir"):
+      found = summaries.read_scalars(s["model_dir"],
+                                     [tag for tag, _ in CURVE_TAGS])
+      curves += [(f"{s['name']}: {label}", found[tag])
+                 for tag, label in CURVE_TAGS if found.get(tag)]
+  if not curves:
+    return False
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=80)
+  for label, points in curves:
+    steps, values = zip(*points)
+    ax.plot(steps, values, marker="." if len(points) < 20 else None,
+            label=label)
+  ax.set_title("learning curve (lower is better)", fontsize=9)
+  ax.set_xlabel("step", fontsize=8)
+  ax.set_ylabel("log10 units", fontsize=8)
+  ax.tick_params(labelsize=7)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+  return True
+
+
 def _band_labels(config) -> List[str]:
   return [f"{lo:.0f}-{hi:.0f} Hz" for lo, hi in config.band_edges_hz]
 
@@ -176,6 +215,8 @@ def _charts(stage, result, config) -> Dict[str, str]:
   charts["speed"] = "chart_speed.png"
   _bar_chart(os.path.join(stage, charts["speed"]), "x real time (higher is "
              "better)", "x", ["Keras / librosa", "TFLite fp32"], names, speed)
+  if _curve_chart(os.path.join(stage, "chart_curve.png"), systems):
+    charts["curve"] = "chart_curve.png"
   charts["cost"] = "chart_cost.png"
   _bar_chart(os.path.join(stage, charts["cost"]), "generator size and cost",
              "", ["M parameters", "GFLOP per audio s"], names,

@@ -9,9 +9,10 @@ at the bottom, scaled to [0, 1] over a fixed dB-like range so real and
 generated images are comparable across steps.
 """
 
+import glob
 import os
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
@@ -32,6 +33,27 @@ def write_scalars(writer, step: int, values: Dict[str, float]) -> None:
   with writer.as_default(step=step):
     for name, value in values.items():
       tf.summary.scalar(name, value)
+
+
+def read_scalars(log_dir: str, tags: Sequence[str]
+                 ) -> Dict[str, List[Tuple[int, float]]]:
+  """{tag: [(step, value), ...] in step order} of the scalar summaries
+  `write_scalars` wrote under `log_dir` (every event file below it), for
+  the `tags` found. An unreadable event file is skipped with a warning."""
+  found = {}
+  for path in sorted(glob.glob(os.path.join(log_dir, "**", "events.out.*"),
+                               recursive=True)):
+    try:
+      for record in tf.data.TFRecordDataset(path):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        for value in event.summary.value:
+          if value.tag in tags and value.HasField("tensor"):
+            found.setdefault(value.tag, []).append(
+                (int(event.step), float(tf.make_ndarray(value.tensor))))
+    except tf.errors.OpError as e:
+      logging.warning("%s: unreadable event file, skipped (%s)", path,
+                      e.message)
+  return {tag: sorted(points) for tag, points in found.items()}
 
 
 def spectrogram_image(log_mel: tf.Tensor, low: float, high: float) -> tf.Tensor:
