@@ -31,8 +31,8 @@ import soundfile as sf
 from tfvocoder.config import VocoderConfig
 from tfvocoder.evaluation import metrics, phase, scores
 from tfvocoder.evaluation.examples import Example
+from tfvocoder.evaluation.plots import bar_chart, curve_chart, pyplot
 from tfvocoder.io_utils import atomic_write_text
-from tfvocoder.training import summaries
 
 ASSETS = "assets"
 SPEC_RANGE_DB = 90.0      # spectrogram colour range below 0 dB full scale
@@ -56,15 +56,6 @@ audio{width:100%}
 """
 
 
-def _plt():
-  # matplotlib only when drawing, and its Agg backend chosen before pyplot
-  # is first imported (no display needed).
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  return plt
-
-
 def _fmt(value, digits=3) -> str:
   if value is None:
     return "-"
@@ -85,7 +76,7 @@ def spectrogram_db(audio: np.ndarray, config: VocoderConfig) -> np.ndarray:
 
 
 def _save_image(path, data, config, title, ylabel, extent, edges=()):
-  plt = _plt()
+  plt = pyplot()
   fig, ax = plt.subplots(figsize=(4.6, 2.4), dpi=80)
   ax.imshow(data, origin="lower", aspect="auto", extent=extent,
             cmap="magma", interpolation="nearest")
@@ -126,62 +117,6 @@ def _example_assets(stage, i, example: Example, outputs, systems, real_slug,
   return files
 
 
-def _bar_chart(path, title, unit, groups, systems, values):
-  """values[s][g]: one bar per system in each group (None: no bar)."""
-  plt = _plt()
-  fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=80)
-  width = 0.8 / max(1, len(systems))
-  x = np.arange(len(groups))
-  for j, name in enumerate(systems):
-    row = [np.nan if v is None else v for v in values[j]]
-    ax.bar(x + (j - (len(systems) - 1) / 2) * width, row, width, label=name)
-  ax.set_xticks(x)
-  ax.set_xticklabels(groups, fontsize=7, rotation=20, ha="right")
-  ax.set_title(title, fontsize=9)
-  ax.set_ylabel(unit, fontsize=8)
-  ax.tick_params(axis="y", labelsize=7)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
-
-
-# Training scalars a model system's learning-curve chart draws (log10 mel
-# L1: the training loss term, and the run's held-out check).
-CURVE_TAGS = (("g_mel_l1", "training mel L1"),
-              ("eval/mel_l1", "held-out mel L1"))
-
-
-def _curve_chart(path, systems) -> bool:
-  """Each model system's training curve (`CURVE_TAGS` from the
-  TensorBoard logs in its model dir) against steps; False if none has
-  any."""
-  curves = []
-  for s in systems:
-    if s.get("model_dir"):
-      found = summaries.read_scalars(s["model_dir"],
-                                     [tag for tag, _ in CURVE_TAGS])
-      curves += [(f"{s['name']}: {label}", found[tag])
-                 for tag, label in CURVE_TAGS if found.get(tag)]
-  if not curves:
-    return False
-  plt = _plt()
-  fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=80)
-  for label, points in curves:
-    steps, values = zip(*points)
-    ax.plot(steps, values, marker="." if len(points) < 20 else None,
-            label=label)
-  ax.set_title("learning curve (lower is better)", fontsize=9)
-  ax.set_xlabel("step", fontsize=8)
-  ax.set_ylabel("log10 units", fontsize=8)
-  ax.tick_params(labelsize=7)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
-  return True
-
-
 def _band_labels(config) -> List[str]:
   return [f"{lo:.0f}-{hi:.0f} Hz" for lo, hi in config.band_edges_hz]
 
@@ -195,30 +130,30 @@ def _charts(stage, result, config) -> Dict[str, str]:
     values = [[s["metrics"][key]["overall"]] + s["metrics"][key]["bands"]
               for s in systems]
     charts[key] = f"chart_{key}.png"
-    _bar_chart(os.path.join(stage, charts[key]), f"{title}, per band "
+    bar_chart(os.path.join(stage, charts[key]), f"{title}, per band "
                "(lower is better)", unit, groups, names, values)
   key, title, unit = PHASE
   edges = systems[0]["metrics"][key]["edges_hz"]
   values = [[s["metrics"][key][k] for k in PHASE_KEYS]
             + s["metrics"][key]["edges_excess"] for s in systems]
   charts[key] = f"chart_{key}.png"
-  _bar_chart(os.path.join(stage, charts[key]), "group-delay error (rad); "
+  bar_chart(os.path.join(stage, charts[key]), "group-delay error (rad); "
              "excess = edge zones - flanks", unit,
              ["excess", "edge zones", "flanks", "elsewhere"] +
              [f"excess@{e:.0f}" for e in edges], names, values)
   if any(_visqol(s["metrics"]) is not None for s in systems):
     charts[scores.VISQOL] = f"chart_{scores.VISQOL}.png"
-    _bar_chart(os.path.join(stage, charts[scores.VISQOL]),
+    bar_chart(os.path.join(stage, charts[scores.VISQOL]),
                f"ViSQOL MOS-LQO ({VISQOL_RANGE})", "MOS", ["overall"], names,
                [[_visqol(s["metrics"])] for s in systems])
   speed = [_speeds(s) for s in systems]
   charts["speed"] = "chart_speed.png"
-  _bar_chart(os.path.join(stage, charts["speed"]), "x real time (higher is "
+  bar_chart(os.path.join(stage, charts["speed"]), "x real time (higher is "
              "better)", "x", ["Keras / librosa", "TFLite fp32"], names, speed)
-  if _curve_chart(os.path.join(stage, "chart_curve.png"), systems):
+  if curve_chart(os.path.join(stage, "chart_curve.png"), systems):
     charts["curve"] = "chart_curve.png"
   charts["cost"] = "chart_cost.png"
-  _bar_chart(os.path.join(stage, charts["cost"]), "generator size and cost",
+  bar_chart(os.path.join(stage, charts["cost"]), "generator size and cost",
              "", ["M parameters", "GFLOP per audio s"], names,
              [[None if s["parameters"] is None else
                s["parameters"]["total"] / 1e6, s["gflops_per_audio_second"]]
