@@ -16,7 +16,7 @@ Griffin-Lim is scored once on the same windows, as a reference line.
 After each mark OUT/curves.json is rewritten atomically, with OUT/curves.md
 and OUT/curves.png (`curve_report`). A rerun skips the marks it holds. A
 recipe whose train.py fails is recorded ("error") and skipped for the rest
-of the run; Ctrl-C lets train.py checkpoint, then stops
+of the run; Ctrl-C (or SIGTERM) lets train.py checkpoint, then stops
 (`CurveInterrupted`): rerun to resume.
 """
 
@@ -26,6 +26,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -78,12 +79,25 @@ def _failure_line(log_path: str) -> str:
   return lines[-1] if lines else "(no output)"
 
 
+class _Terminated(Exception):
+  """SIGTERM reached the runner while train.py ran."""
+
+
+def _raise_terminated(signum, frame):
+  del signum, frame
+  raise _Terminated()
+
+
 def _wait(process: subprocess.Popen) -> int:
-  """train.py's exit status; on Ctrl-C it gets SIGINT (it checkpoints and
-  exits), then CurveInterrupted."""
+  """train.py's exit status; on Ctrl-C, or SIGTERM to this process (`kill`,
+  a job scheduler), it gets SIGINT (it checkpoints and exits), then
+  CurveInterrupted: train.py is never left running on its own."""
+  main_thread = threading.current_thread() is threading.main_thread()
+  previous = (signal.signal(signal.SIGTERM, _raise_terminated)
+              if main_thread else None)
   try:
     return process.wait()
-  except KeyboardInterrupt:
+  except (KeyboardInterrupt, _Terminated):
     process.send_signal(signal.SIGINT)
     try:
       process.wait(timeout=STOP_WAIT_S)
@@ -91,6 +105,9 @@ def _wait(process: subprocess.Popen) -> int:
       process.kill()
     raise CurveInterrupted("interrupted; rerun the same command to "
                            "resume") from None
+  finally:
+    if main_thread:
+      signal.signal(signal.SIGTERM, previous)
 
 
 def train_to(recipe: Recipe, settings: Settings, model_dir: str,
