@@ -145,6 +145,17 @@ def test_snr_db_of_arrays():
   block = reference[:2000].reshape(4, 500).astype(np.float32)
   np.testing.assert_allclose(metrics.snr_db(block, 0.9 * block), 20.0,
                              atol=1e-4)
+  # Complex (spectra): both parts count. An error that is purely imaginary
+  # with |error| = |ref| / 10 is 20 dB, not the real parts' 300.
+  spectrum = np.fft.rfft(reference)
+  np.testing.assert_allclose(
+      metrics.snr_db(spectrum, spectrum + 0.1j * spectrum), 20.0, atol=1e-9)
+  # Parseval: the SNR of the spectra (with the doubled one-sided bins) is
+  # the SNR of the signals.
+  full = np.fft.fft(reference)
+  np.testing.assert_allclose(metrics.snr_db(full, 0.9 * full + 0.01 * np.fft.fft(
+      _noise(0.1, seed=3))), metrics.snr_db(reference, 0.9 * reference + 0.01 *
+      _noise(0.1, seed=3)), atol=1e-9)
 
 
 def test_silent_reference():

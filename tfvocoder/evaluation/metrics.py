@@ -63,18 +63,21 @@ Distance = Dict[str, object]
 # Spectra
 # ---------------------------------------------------------------------------
 def snr_db(reference, estimate) -> float:
-  """Signal-to-error ratio `10 log10(sum ref^2 / sum (ref - est)^2)`, dB.
+  """Signal-to-error ratio `10 log10(sum |ref|^2 / sum |ref - est|^2)`, dB.
 
   Args:
-    reference, estimate: arrays of the same size (any shape), float.
+    reference, estimate: arrays of the same size (any shape), float or
+      complex (e.g. spectra: both parts count).
   Returns:
     dB, float64 arithmetic; identical inputs give about 300 dB (the error
     energy is floored at 1e-30).
   """
-  reference = np.asarray(reference, np.float64).reshape(-1)
-  error = reference - np.asarray(estimate, np.float64).reshape(-1)
-  return float(10 * np.log10(np.sum(reference ** 2)
-                             / max(np.sum(error ** 2), 1e-30)))
+  dtype = (np.complex128 if np.iscomplexobj(reference)
+           or np.iscomplexobj(estimate) else np.float64)
+  reference = np.asarray(reference, dtype).reshape(-1)
+  error = reference - np.asarray(estimate, dtype).reshape(-1)
+  return float(10 * np.log10(np.sum(np.abs(reference) ** 2)
+                             / max(np.sum(np.abs(error) ** 2), 1e-30)))
 
 
 @functools.lru_cache(maxsize=8)
