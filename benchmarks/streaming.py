@@ -1,7 +1,7 @@
 """Live streaming speed: push cost and latency of `StreamingVocoder`.
 
   python -m benchmarks.streaming [--quick] [--seconds=20]
-      [--exact_seconds=60] [--repeats=3]
+      [--exact_seconds=60] [--repeats=5]
       [--push_frames=1,4,16] [--threads=2] [--json=PATH] [--work_dir=DIR]
       [--families=multiscale,melgan] [--variants=fp32,fp16,int8]
       [--export_dir=DIR ...] [--model_dir=DIR ...]
@@ -31,7 +31,10 @@ Per model and TFLite variant, on a `--seconds` log-mel of music, with
           side, and the part of the last chunk past the input, so short
           inputs score lower; `ceiling` is the kept fraction of the
           computed frames); against the chunked pass, what the exact
-          merge costs: merge windows and the band-edge correction.
+          merge costs: merge windows and the band-edge correction. The
+          calls are timed in turns, `--repeats` rounds (the machine's
+          drift hits all of a round alike): medians of x real time and
+          of the rounds' ratios.
   live    `Vocoder(live=True).vocode` x real time: the stream's work
           without the per-push overhead.
 
@@ -71,7 +74,8 @@ flags.DEFINE_bool("quick", False, "Smoke run: tiny models, 4 s of audio, "
 flags.DEFINE_float("seconds", 20.0, "Seconds of audio per stream.")
 flags.DEFINE_float("exact_seconds", 60.0, "Seconds of audio per exact / "
                    "live `Vocoder.vocode` call.")
-flags.DEFINE_integer("repeats", 3, "Timed exact/chunk calls (best kept).")
+flags.DEFINE_integer("repeats", 5, "Rounds of timed exact / chunk / "
+                     "chunked / live calls (medians kept).")
 flags.DEFINE_list("push_frames", ["1", "4", "16"], "Frames per push.")
 flags.DEFINE_integer("threads", 2, "TFLite interpreter threads.")
 flags.DEFINE_string("json", None, "Also write the figures here.")
@@ -182,23 +186,35 @@ def overlap_ceiling(vocoder: Vocoder, frames: int) -> float:
 def measure_exact(path: str, mel: np.ndarray, repeats: int,
                   threads: int) -> dict:
   """x real time of the exact mode, a bare fixed chunk, the plain chunked
-  pass over the same chunks and the live mode."""
+  pass over the same chunks and the live mode, timed in turns
+  (`cost.interleaved_seconds`): each x real time is the median over the
+  rounds, each ratio the median of the rounds' ratios."""
   exact = Vocoder(path, num_threads=threads)
   live = Vocoder(path, num_threads=threads, live=True)
   seconds = len(mel) / exact.config.frame_rate
   chunk = np.resize(mel, (exact.chunk_frames, mel.shape[1]))
-  chunk_seconds = len(chunk) / exact.config.frame_rate
-  x_exact = seconds / cost.best_seconds(lambda: exact.vocode(mel), repeats)
-  x_chunk = chunk_seconds / cost.best_seconds(lambda: exact.one_shot(chunk),
-                                              3 * repeats)
-  x_pass = seconds / cost.best_seconds(lambda: chunked_pass(exact, mel),
-                                       repeats)
-  x_live = seconds / cost.best_seconds(lambda: live.vocode(mel), repeats)
-  return {"exact_x_real_time": x_exact, "chunk_x_real_time": x_chunk,
-          "exact_over_chunk": x_exact / x_chunk,
+  # One bare chunk is short: enough calls of it to cover `mel`'s frames.
+  calls = -(-len(mel) // exact.chunk_frames)
+  timed = cost.interleaved_seconds({
+      "exact": lambda: exact.vocode(mel),
+      "chunk": lambda: [exact.one_shot(chunk) for _ in range(calls)],
+      "chunked": lambda: chunked_pass(exact, mel),
+      "live": lambda: live.vocode(mel)}, repeats)
+  audio = {"exact": seconds, "chunk": calls * len(chunk)
+           / exact.config.frame_rate, "chunked": seconds, "live": seconds}
+  x_rt = {k: [audio[k] / t for t in v] for k, v in timed.items()}
+
+  def ratio(other):
+    return float(np.median(np.divide(x_rt["exact"], x_rt[other])))
+
+  return {"exact_x_real_time": float(np.median(x_rt["exact"])),
+          "chunk_x_real_time": float(np.median(x_rt["chunk"])),
+          "exact_over_chunk": ratio("chunk"),
           "overlap_ceiling": overlap_ceiling(exact, len(mel)),
-          "chunked_x_real_time": x_pass, "exact_over_chunked": x_exact / x_pass,
-          "live_x_real_time": x_live}
+          "chunked_x_real_time": float(np.median(x_rt["chunked"])),
+          "exact_over_chunked": ratio("chunked"),
+          "live_x_real_time": float(np.median(x_rt["live"])),
+          "rounds": len(timed["exact"])}
 
 
 def measure(export_dir: str, variant: str) -> dict:

@@ -2,6 +2,7 @@
 speed and parity are measured on, TFLite timing of an export dir."""
 
 import math
+import time
 
 import numpy as np
 
@@ -32,6 +33,19 @@ def test_best_seconds_warms_up_then_keeps_the_best():
   calls.clear()
   cost.best_seconds(lambda: calls.append(1), 0)       # at least one timed
   assert len(calls) == 2
+
+
+def test_interleaved_seconds_times_every_function_in_turns():
+  order = []
+  fns = {"a": lambda: order.append("a"),
+         "b": lambda: (order.append("b"), time.sleep(0.02))}
+  timed = cost.interleaved_seconds(fns, 3)
+  # One warm-up call each, then three rounds of a, b.
+  assert order == ["a", "b"] + ["a", "b"] * 3
+  assert sorted(timed) == ["a", "b"] and all(len(v) == 3
+                                             for v in timed.values())
+  assert all(b >= 0.02 > a for a, b in zip(timed["a"], timed["b"]))
+  assert len(cost.interleaved_seconds(fns, 0)["a"]) == 1   # at least one
 
 
 def test_music_mel_and_speed_mel():

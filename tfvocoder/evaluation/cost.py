@@ -16,7 +16,7 @@ has none exports first (`tfvocoder.evaluation.run` does).
 import math
 import os
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, List
 
 from absl import logging
 import numpy as np
@@ -45,6 +45,27 @@ def best_seconds(fn: Callable[[], object], repeats: int) -> float:
     fn()
     best = min(best, time.perf_counter() - start)
   return best
+
+
+def interleaved_seconds(fns: Dict[str, Callable[[], object]], repeats: int
+                        ) -> Dict[str, List[float]]:
+  """Wall seconds of each of `fns`, timed in turns: after one untimed
+  warm-up call each, `repeats` rounds that call every function once, in
+  order. Round r of every list was timed in the same stretch of time, so
+  ratios taken round by round cancel much of a noisy machine's drift.
+
+  Returns:
+    {name: [seconds of round 0, round 1, ...]}, `max(1, repeats)` each.
+  """
+  for fn in fns.values():
+    fn()
+  out = {name: [] for name in fns}
+  for _ in range(max(1, repeats)):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      fn()
+      out[name].append(time.perf_counter() - start)
+  return out
 
 
 def music_mel(config: VocoderConfig, frames: int, seed: int = 0
