@@ -38,13 +38,7 @@ def flops_per_audio_second(generator) -> float:
 def best_seconds(fn: Callable[[], object], repeats: int) -> float:
   """Wall seconds of the fastest of `repeats` calls of `fn()`, after one
   untimed warm-up call. `fn` must block until its result is ready."""
-  fn()
-  best = math.inf
-  for _ in range(max(1, repeats)):
-    start = time.perf_counter()
-    fn()
-    best = min(best, time.perf_counter() - start)
-  return best
+  return min(interleaved_seconds({"fn": fn}, repeats)["fn"])
 
 
 def interleaved_seconds(fns: Dict[str, Callable[[], object]], repeats: int
